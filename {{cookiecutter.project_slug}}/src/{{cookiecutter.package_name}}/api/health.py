@@ -1,0 +1,31 @@
+import asyncio
+
+from fastapi import APIRouter, HTTPException, Request, status
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from {{ cookiecutter.package_name }}.db import describe_pool
+from {{ cookiecutter.package_name }}.schemas import Readiness
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+READY_TIMEOUT_SECONDS = 5
+
+
+@router.get("/live")
+async def live() -> dict[str, str]:
+    """The process is up and serving; says nothing about the database."""
+    return {"status": "ok"}
+
+
+@router.get("/ready", responses={503: {"description": "The database cannot be reached"}})
+async def ready(request: Request) -> Readiness:
+    """Runs a query through the pool; 503 with the reason while the database is unreachable."""
+    engine = request.app.state.engine
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS), engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        reason = f"database unreachable: {type(exc).__name__}"
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, reason, headers={"Retry-After": "1"}) from None
+    return Readiness(status="ok", database=describe_pool(engine))

@@ -1,0 +1,64 @@
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from sqlalchemy import delete, select, update
+
+from {{ cookiecutter.package_name }}.db import SessionDep
+from {{ cookiecutter.package_name }}.models import Note
+from {{ cookiecutter.package_name }}.schemas import NoteCreate, NoteRead, NoteUpdate
+
+router = APIRouter(prefix="/notes", tags=["notes"])
+
+MAX_ID = 2**31 - 1  # the id column is a 32-bit integer on every database
+NoteId = Annotated[int, Path(ge=1, le=MAX_ID)]
+NOT_FOUND = {404: {"description": "No note with this id"}}
+
+
+def _missing(note_id: int) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"note {note_id} not found")
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_note(payload: NoteCreate, session: SessionDep) -> NoteRead:
+    note = Note(**payload.model_dump())
+    session.add(note)
+    await session.commit()
+    return NoteRead.model_validate(note)
+
+
+@router.get("")
+async def list_notes(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+) -> list[NoteRead]:
+    notes = await session.scalars(select(Note).order_by(Note.id).limit(limit).offset(offset))
+    return [NoteRead.model_validate(note) for note in notes]
+
+
+@router.get("/{note_id}", responses=NOT_FOUND)
+async def get_note(note_id: NoteId, session: SessionDep) -> NoteRead:
+    note = await session.get(Note, note_id)
+    if note is None:
+        raise _missing(note_id)
+    return NoteRead.model_validate(note)
+
+
+@router.patch("/{note_id}", responses=NOT_FOUND)
+async def update_note(note_id: NoteId, payload: NoteUpdate, session: SessionDep) -> NoteRead:
+    # One UPDATE ... RETURNING: a short write transaction with no read-then-write race
+    statement = update(Note).where(Note.id == note_id).values(**payload.changes()).returning(Note)
+    note = (await session.scalars(statement)).one_or_none()
+    if note is None:
+        raise _missing(note_id)
+    await session.commit()
+    return NoteRead.model_validate(note)
+
+
+@router.delete("/{note_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+async def delete_note(note_id: NoteId, session: SessionDep) -> Response:
+    deleted = (await session.execute(delete(Note).where(Note.id == note_id).returning(Note.id))).first()
+    if deleted is None:
+        raise _missing(note_id)
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

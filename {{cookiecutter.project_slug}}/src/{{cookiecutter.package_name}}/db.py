@@ -1,0 +1,64 @@
+"""The engine, its connection pool and the per-request session."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
+from {{ cookiecutter.package_name }}.settings import Settings
+
+
+def build_engine(settings: Settings) -> AsyncEngine:
+    """An engine whose pool is sized and tuned by the settings; no connection is opened yet."""
+    engine = create_async_engine(
+        settings.database_url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout,
+        pool_recycle=settings.pool_recycle,
+        pool_pre_ping=settings.pool_pre_ping,
+        connect_args=backend.connect_args(settings),
+    )
+    backend.prepare_engine(engine, settings)
+    return engine
+
+
+def build_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # expire_on_commit=False: objects returned by a route stay readable after its commit
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for one request: rolled back on error, its connection always returned to the pool."""
+    async with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def describe_pool(engine: AsyncEngine) -> dict[str, object]:
+    """How the engine is wired and how busy its pool is, read from the live objects (no secrets)."""
+    pool = engine.pool
+    return {
+        "dialect": engine.dialect.name,
+        "driver": engine.dialect.driver,
+        "url": engine.url.render_as_string(hide_password=True),
+        "pool": {
+            "class": type(pool).__name__,
+            "size": pool.size(),
+            "max_overflow": pool._max_overflow,
+            "timeout": pool.timeout(),
+            "recycle": pool._recycle,
+            "pre_ping": pool._pre_ping,
+            "checked_out": pool.checkedout(),
+            "checked_in": pool.checkedin(),
+            "overflow": pool.overflow(),
+        },
+    }

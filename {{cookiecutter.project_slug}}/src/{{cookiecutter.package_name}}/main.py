@@ -1,0 +1,39 @@
+"""The application: create_app() builds it, lifespan owns the engine."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from {{ cookiecutter.package_name }}.api import health, items, notes
+from {{ cookiecutter.package_name }}.db import build_engine, build_sessionmaker
+from {{ cookiecutter.package_name }}.errors import add_database_error_handlers
+from {{ cookiecutter.package_name }}.secrets import install_log_masking
+from {{ cookiecutter.package_name }}.settings import APP_NAME, Settings, get_settings
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Built here, not at import: each worker process gets its own engine and pool
+    settings: Settings = app.state.settings or get_settings()
+    install_log_masking(settings.database_url)
+    engine = build_engine(settings)
+    app.state.engine = engine
+    app.state.sessionmaker = build_sessionmaker(engine)
+    try:
+        yield
+    finally:
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service; pass settings to override the environment (tests do)."""
+    app = FastAPI(title=settings.app_name if settings else APP_NAME, lifespan=lifespan)
+    app.state.settings = settings
+    add_database_error_handlers(app)
+    for module in (items, notes, health):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,93 @@
+"""PostgreSQL specifics: asyncpg connection arguments, PgBouncer safety and the sizing guard."""
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from uuid import uuid4
+
+import asyncpg
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from {{ cookiecutter.package_name }}.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def connect_args(settings: Settings) -> dict[str, Any]:
+    args: dict[str, Any] = {"server_settings": {"application_name": settings.application_name}}
+    if settings.pgbouncer:
+        # Transaction pooling hands each transaction to any server connection, so a prepared
+        # statement made in one transaction may be missing (or clash) in the next one.
+        args |= {
+            "statement_cache_size": 0,
+            "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": lambda: f"__asyncpg_{uuid4().hex}__",
+        }
+    return args
+
+
+def prepare_engine(engine: AsyncEngine, settings: Settings) -> None:
+    """Nothing to hook per connection: asyncpg takes everything in connect_args."""
+
+
+async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: int) -> str | None:
+    """A warning when every worker's full pool would not fit in the server's connection slots."""
+    async with engine.connect() as connection:
+        max_connections = int((await connection.execute(text("SHOW max_connections"))).scalar_one())
+        reserved = int((await connection.execute(text("SHOW superuser_reserved_connections"))).scalar_one())
+    available = max_connections - reserved
+    per_worker = settings.pool_size + settings.max_overflow
+    needed = workers * per_worker
+    if needed <= available:
+        return None
+    message = (
+        f"pool sizing: {workers} worker(s) x (pool_size {settings.pool_size} + max_overflow "
+        f"{settings.max_overflow}) = {needed} connections, but the server offers "
+        f"max_connections {max_connections} - superuser_reserved_connections {reserved} = {available}; "
+        "lower POOL_SIZE/MAX_OVERFLOW or the number of workers, or put PgBouncer in front"
+    )
+    logger.warning(message)
+    return message
+
+
+ADMIN_URL_VARIABLE = "ADMIN_DATABASE_URL"
+DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+def admin_url() -> str:
+    """A database on the server whose user may CREATE DATABASE; tests and the smoke test make throwaway ones."""
+    return os.environ.get(ADMIN_URL_VARIABLE) or DEFAULT_ADMIN_URL
+
+
+async def _admin_execute(statement: str) -> None:
+    url = make_url(admin_url())
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database, timeout=5
+    )
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def create_database(name: str, template: str | None = None) -> None:
+    suffix = f' TEMPLATE "{template}"' if template else ""
+    await _admin_execute(f'CREATE DATABASE "{name}"{suffix}')
+
+
+async def drop_database(name: str) -> None:
+    await _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@asynccontextmanager
+async def scratch_database(app_url: str, template: str | None = None) -> AsyncIterator[str]:
+    """A new, empty (or template-copied) database on the app's server; dropped on exit. Yields its URL."""
+    name = f"scratch_{uuid4().hex[:16]}"
+    await create_database(name, template)
+    try:
+        yield make_url(app_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await drop_database(name)

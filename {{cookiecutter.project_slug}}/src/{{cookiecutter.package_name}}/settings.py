@@ -1,0 +1,78 @@
+"""Configuration read from the environment (and a `.env` file); defaults are the answers given at render time."""
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from {{ cookiecutter.package_name }}.secrets import mask_url
+
+APP_NAME = "{{ cookiecutter.project_name }}"
+DRIVER = "{{ cookiecutter.__url_scheme }}"
+DEFAULT_DATABASE_URL = "{{ cookiecutter.__database_url }}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    app_name: str = APP_NAME
+    # repr=False: the URL may hold a password; __repr_args__ shows a masked copy instead
+    database_url: str = Field(DEFAULT_DATABASE_URL, repr=False)
+    pool_size: PositiveInt = {{ cookiecutter.pool_size }}
+    max_overflow: NonNegativeInt = {{ cookiecutter.max_overflow }}
+    pool_timeout: PositiveFloat = {{ cookiecutter.pool_timeout }}
+    pool_recycle: Annotated[int, Field(ge=-1)] = {{ cookiecutter.pool_recycle }}
+    pool_pre_ping: bool = {{ cookiecutter.__pool_pre_ping }}
+{%- if cookiecutter.database == "postgresql" %}
+    # application_name lets operators (and tests) find this service's connections in pg_stat_activity
+    application_name: Annotated[str, Field(min_length=1, max_length=63)] = "{{ cookiecutter.package_name }}"
+    # PgBouncer in transaction pooling mode cannot keep prepared statements across transactions
+    pgbouncer: bool = {{ cookiecutter.__pgbouncer }}
+{%- else %}
+    sqlite_busy_timeout_ms: PositiveInt = 5000
+{%- endif %}
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_driver(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(f"not a database URL: {mask_url(value)!r}") from None
+        if url.drivername != DRIVER:
+            raise ValueError(f"must use the {DRIVER} driver, e.g. {DRIVER}://..., got {url.drivername!r}")
+        return value
+
+    @property
+    def masked_database_url(self) -> str:
+        return mask_url(self.database_url)
+
+    def __repr_args__(self):  # type: ignore[no-untyped-def]
+        yield "database_url", self.masked_database_url
+        yield from super().__repr_args__()
+
+
+class ConfigurationError(RuntimeError):
+    """Raised at start-up when an environment variable holds an invalid value."""
+
+
+@lru_cache
+def get_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(describe_errors(exc)) from None
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line per invalid variable, named as it is set in the environment; secrets masked."""
+    lines = ["invalid configuration:"]
+    for error in exc.errors():
+        name = "_".join(str(part) for part in error["loc"]).upper()
+        given = error.get("input")
+        shown = mask_url(given) if name == "DATABASE_URL" and isinstance(given, str) else given
+        lines.append(f"  {name}={shown!r}: {error['msg']}")
+    return "\n".join(lines)

@@ -1,0 +1,165 @@
+"""Smoke test: run the service as a real server on a throwaway database and check that it works as configured.
+
+    python -m {{ cookiecutter.package_name }}.smoke
+
+Exit codes: 0 all checks passed; 1 a check failed (the project is broken); 2 the environment is
+missing something outside the project (for example the database server is unreachable).
+"""
+
+import asyncio
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import make_url, text
+from sqlalchemy.exc import DBAPIError
+
+from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
+from {{ cookiecutter.package_name }}.db import build_engine
+from {{ cookiecutter.package_name }}.errors import is_connection_failure
+from {{ cookiecutter.package_name }}.secrets import mask_url
+from {{ cookiecutter.package_name }}.server import Server, ServerError, request, run_server
+from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings, get_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+EXIT_BROKEN = 1
+EXIT_ENVIRONMENT = 2
+
+
+class Unreachable(Exception):
+    """The database server cannot be reached: the environment's problem, not the project's."""
+
+
+class CheckFailed(AssertionError):
+    """A smoke check saw something other than what it expected."""
+
+
+def expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)
+
+
+def migrate(database_url: str) -> None:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.attributes["database_url"] = database_url
+    config.attributes["configure_logging"] = False
+    command.upgrade(config, "head")
+
+
+def check_items(server: Server, settings: Settings) -> str:
+    reply = request(f"{server.base_url}/items")
+    expect(reply.status == 200 and reply.json() == {"number": 1}, f"GET /items gave {reply.status} {reply.body!r}")
+    return 'GET /items -> {"number": 1}'
+
+
+def check_ready(server: Server, settings: Settings) -> str:
+    reply = request(f"{server.base_url}/health/ready")
+    expect(reply.status == 200, f"GET /health/ready gave {reply.status} {reply.body!r}")
+    return "GET /health/ready -> 200"
+
+
+def check_wiring(server: Server, settings: Settings) -> str:
+    database = request(f"{server.base_url}/health/ready").json()["database"]  # type: ignore[index]
+    pool = database["pool"]
+    wanted = {
+        "driver": (database["driver"], make_url(settings.database_url).get_driver_name()),
+        "pool size": (pool["size"], settings.pool_size),
+        "max overflow": (pool["max_overflow"], settings.max_overflow),
+        "pool timeout": (pool["timeout"], settings.pool_timeout),
+        "pool recycle": (pool["recycle"], settings.pool_recycle),
+        "pool pre-ping": (pool["pre_ping"], settings.pool_pre_ping),
+    }
+    wrong = {name: pair for name, pair in wanted.items() if pair[0] != pair[1]}
+    problems = ", ".join(f"{name} is {actual!r}, expected {wanted!r}" for name, (actual, wanted) in wrong.items())
+    expect(not wrong, f"engine not wired as configured: {problems}")
+    return f"engine wired as configured (driver {database['driver']}, {pool['class']})"
+
+
+def check_notes_round_trip(server: Server, settings: Settings) -> str:
+    created = request(f"{server.base_url}/notes", "POST", {"title": "smoke", "body": "round trip"})
+    expect(created.status == 201, f"POST /notes gave {created.status} {created.body!r}")
+    note_url = f"{server.base_url}/notes/{created.json()['id']}"  # type: ignore[index]
+    fetched = request(note_url)
+    title = fetched.json()["title"] if fetched.status == 200 else None  # type: ignore[index]
+    expect(title == "smoke", f"GET {note_url} gave {fetched.status} {fetched.body!r}")
+    deleted = request(note_url, "DELETE")
+    expect(deleted.status == 204, f"DELETE {note_url} gave {deleted.status} {deleted.body!r}")
+    gone = request(note_url)
+    expect(gone.status == 404, f"GET {note_url} after delete gave {gone.status}")
+    return "notes: create, read, delete after migrations"
+
+
+CHECKS: list[Callable[[Server, Settings], str]] = [check_items, check_ready, check_wiring, check_notes_round_trip]
+
+
+async def probe(settings: Settings, url: str) -> None:
+    """Connect once the way the service will, so an unreachable server is reported as such."""
+    engine = build_engine(settings.model_copy(update={"database_url": url}))
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except (DBAPIError, OSError) as error:
+        if is_connection_failure(error):
+            raise Unreachable(f"{mask_url(url)}: {type(error).__name__}: {mask_url(str(error))}") from None
+        raise
+    finally:
+        await engine.dispose()
+
+
+async def run_checks(settings: Settings) -> list[str]:
+    async with AsyncExitStack() as stack:
+        try:
+            url = await stack.enter_async_context(backend.scratch_database(settings.database_url))
+        except Exception as error:  # refused, unknown host, bad admin credentials: all outside the project
+            reason = f"{type(error).__name__}: {mask_url(str(error))}"
+            raise Unreachable(f"cannot create a throwaway database: {reason}") from None
+        await probe(settings, url)
+        await asyncio.to_thread(migrate, url)
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="smoke-"))
+        server = stack.enter_context(run_server({"DATABASE_URL": url}, f"{folder}/server.log"))
+        try:
+            return [check(server, settings) for check in CHECKS]
+        except CheckFailed as failure:
+            raise CheckFailed(f"{failure}\n--- server output ---\n{server.output()}") from None
+
+
+def summary(settings: Settings, passed: list[str], seconds: float) -> str:
+    pool = (
+        f"pool_size={settings.pool_size} max_overflow={settings.max_overflow} pool_timeout={settings.pool_timeout:g}s "
+        f"pool_recycle={settings.pool_recycle}s pool_pre_ping={settings.pool_pre_ping}"
+    )
+    lines = [
+        f"smoke test passed in {seconds:.1f} s",
+        f"  database: {settings.masked_database_url}",
+        f"  pool:     {pool}",
+    ]
+    lines += [f"  ok  {line}" for line in passed]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    started = time.monotonic()
+    try:
+        settings = get_settings()
+        passed = asyncio.run(run_checks(settings))
+    except ConfigurationError as error:
+        print(f"smoke test FAILED: {error}", file=sys.stderr)
+        return EXIT_BROKEN
+    except (CheckFailed, ServerError) as failure:
+        print(f"smoke test FAILED: {failure}", file=sys.stderr)
+        print(f"reproduce with: python -m {__package__}.smoke", file=sys.stderr)
+        return EXIT_BROKEN
+    except Unreachable as error:
+        print(f"smoke test NOT RUN: the database server is unreachable: {error}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
+    print(summary(settings, passed, time.monotonic() - started))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

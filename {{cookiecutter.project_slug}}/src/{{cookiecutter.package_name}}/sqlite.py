@@ -1,0 +1,42 @@
+"""SQLite specifics: per-connection pragmas and the URL's database file."""
+
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from {{ cookiecutter.package_name }}.settings import Settings
+
+
+def connect_args(settings: Settings) -> dict[str, Any]:
+    # timeout: seconds the driver waits on a locked database before raising "database is locked"
+    return {"timeout": settings.sqlite_busy_timeout_ms / 1000}
+
+
+def prepare_engine(engine: AsyncEngine, settings: Settings) -> None:
+    """Turn on WAL, a busy timeout and foreign keys on every new connection."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers and a writer work at once; NORMAL sync is safe with WAL and much faster
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+@asynccontextmanager
+async def scratch_database(app_url: str, template: str | None = None) -> AsyncIterator[str]:
+    """A new database file in a temporary folder (a copy of template's file if given); removed on exit."""
+    with tempfile.TemporaryDirectory(prefix="scratch-") as folder:
+        path = Path(folder) / "scratch.db"
+        if template:
+            shutil.copyfile(template, path)
+        yield make_url(app_url).set(database=str(path)).render_as_string(hide_password=False)

@@ -1,0 +1,86 @@
+"""Fixtures: every test gets its own freshly migrated database on the variant's real database server."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import make_url
+
+from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.secrets import mask_url
+from {{ cookiecutter.package_name }}.settings import Settings
+
+ALEMBIC_INI = "alembic.ini"
+
+
+def migrate(database_url: str, revision: str = "head") -> None:
+    config = Config(ALEMBIC_INI)
+    config.attributes["database_url"] = database_url
+    config.attributes["configure_logging"] = False
+    command.upgrade(config, revision)
+
+
+def downgrade(database_url: str, revision: str = "base") -> None:
+    config = Config(ALEMBIC_INI)
+    config.attributes["database_url"] = database_url
+    config.attributes["configure_logging"] = False
+    command.downgrade(config, revision)
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """The configured database server (DATABASE_URL or the render-time default); tests make their own databases on it."""
+    return Settings(_env_file=None).database_url
+
+
+@pytest.fixture(scope="session")
+async def migrated_template(server_url: str) -> AsyncIterator[str]:
+    """A database migrated once per run; each test gets a copy of it."""
+    async with AsyncExitStack() as stack:
+        try:
+            url = await stack.enter_async_context(backend.scratch_database(server_url))
+        except OSError as error:
+            pytest.fail(
+                f"the test database server is unreachable ({mask_url(server_url)}: {error}); start it, "
+                "or point DATABASE_URL / ADMIN_DATABASE_URL at one",
+                pytrace=False,
+            )
+        await asyncio.to_thread(migrate, url)
+        yield str(make_url(url).database)
+
+
+@pytest.fixture
+async def empty_database_url(server_url: str) -> AsyncIterator[str]:
+    async with backend.scratch_database(server_url) as url:
+        yield url
+
+
+@pytest.fixture
+async def database_url(server_url: str, migrated_template: str) -> AsyncIterator[str]:
+    async with backend.scratch_database(server_url, template=migrated_template) as url:
+        yield url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(_env_file=None, database_url=database_url)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The app with its real lifespan running: engine built on entry, disposed on exit."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
+        yield client

@@ -1,0 +1,79 @@
+import pytest
+from {{ cookiecutter.package_name }}.db import build_engine
+from {{ cookiecutter.package_name }}.settings import DRIVER, ConfigurationError, Settings, get_settings
+
+# The answers given when this project was rendered
+RENDERED = {
+    "driver": "{{ cookiecutter.__url_scheme.split('+')[1] }}",
+    "pool_size": {{ cookiecutter.pool_size }},
+    "max_overflow": {{ cookiecutter.max_overflow }},
+    "pool_timeout": {{ cookiecutter.pool_timeout }},
+    "pool_recycle": {{ cookiecutter.pool_recycle }},
+    "pool_pre_ping": {{ cookiecutter.__pool_pre_ping }},
+}
+POOL_VARIABLES = ["DATABASE_URL", "POOL_SIZE", "MAX_OVERFLOW", "POOL_TIMEOUT", "POOL_RECYCLE", "POOL_PRE_PING"]
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in POOL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+async def test_engine_is_wired_with_the_rendered_answers(clean_environment: pytest.MonkeyPatch) -> None:
+    engine = build_engine(Settings(_env_file=None))
+    try:
+        pool = engine.pool
+        assert engine.dialect.driver == RENDERED["driver"]
+        assert pool.size() == RENDERED["pool_size"]
+        assert pool._max_overflow == RENDERED["max_overflow"]
+        assert pool.timeout() == RENDERED["pool_timeout"]
+        assert pool._recycle == RENDERED["pool_recycle"]
+        assert pool._pre_ping is RENDERED["pool_pre_ping"]
+    finally:
+        await engine.dispose()
+
+
+def test_environment_overrides_the_pool(clean_environment: pytest.MonkeyPatch) -> None:
+    clean_environment.setenv("POOL_SIZE", "3")
+    clean_environment.setenv("MAX_OVERFLOW", "0")
+    clean_environment.setenv("POOL_PRE_PING", "false")
+    settings = get_settings()
+    assert (settings.pool_size, settings.max_overflow, settings.pool_pre_ping) == (3, 0, False)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("POOL_SIZE", "0", "greater than 0"),
+        ("POOL_SIZE", "many", "valid integer"),
+        ("MAX_OVERFLOW", "-1", "greater than or equal to 0"),
+        ("POOL_TIMEOUT", "0", "greater than 0"),
+        ("POOL_RECYCLE", "-2", "greater than or equal to -1"),
+        ("POOL_PRE_PING", "perhaps", "valid boolean"),
+        ("DATABASE_URL", "mysql+aiomysql://u:pw@h/db", "{{ cookiecutter.__url_scheme }} driver"),
+        ("DATABASE_URL", "not a url", "not a database URL"),
+    ],
+)
+def test_invalid_value_fails_naming_the_variable(
+    clean_environment: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    clean_environment.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as error:
+        get_settings()
+    assert f"{variable}=" in str(error.value)
+    assert message in str(error.value)
+
+
+def test_password_is_masked_in_repr_and_errors(clean_environment: pytest.MonkeyPatch) -> None:
+    settings = Settings(_env_file=None, database_url=f"{DRIVER}://user:s3cret-pw@db.example/app")
+    assert "s3cret-pw" not in repr(settings)
+    assert "s3cret-pw" not in str(settings)
+    assert "***" in repr(settings)
+    clean_environment.setenv("DATABASE_URL", "mysql://user:s3cret-pw@host/db")
+    with pytest.raises(ConfigurationError) as error:
+        get_settings()
+    assert "s3cret-pw" not in str(error.value)
