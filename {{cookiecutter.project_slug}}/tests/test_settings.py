@@ -1,4 +1,5 @@
 import pytest
+
 from {{ cookiecutter.package_name }}.db import build_engine
 from {{ cookiecutter.package_name }}.settings import DRIVER, ConfigurationError, Settings, get_settings
 
