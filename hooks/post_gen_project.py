@@ -8,6 +8,8 @@ Settings (environment variables, see the template README "Hook settings"):
   TEMPLATE_STRICT=1      anything not verified (database unreachable, offline install) fails generation
   TEMPLATE_KEEP_VENV=0   delete the project's .venv after the smoke test
   TEMPLATE_INSTALLER     auto (default: uv if found, else venv + pip), uv or pip
+  TEMPLATE_SMOKE_DATABASE_URL  the server the smoke test uses instead of the rendered DATABASE_URL (e.g. a
+                         PgBouncer on another port); ADMIN_DATABASE_URL is passed through as it is
 """
 
 from __future__ import annotations
@@ -39,12 +41,14 @@ ONLY_FOR: dict[str, str] = {  # file (relative to the project, {package} = packa
     "src/{package}/postgres.py": "postgresql",
     "docs/sqlite.md": "sqlite",
     "docs/postgres.md": "postgresql",
+    "tests/test_postgres_pool.py": "postgresql",
 }
 
 SKIP_SMOKE = "TEMPLATE_SKIP_SMOKE"
 STRICT = "TEMPLATE_STRICT"
 KEEP_VENV = "TEMPLATE_KEEP_VENV"
 INSTALLER = "TEMPLATE_INSTALLER"
+SMOKE_DATABASE_URL = "TEMPLATE_SMOKE_DATABASE_URL"
 
 # The service's settings: removed from the smoke test's environment so it checks the answers rendered into the
 # project, not whatever the shell happens to export (pydantic-settings matches names case-insensitively).
@@ -113,9 +117,16 @@ def mask_password(text: str) -> str:
 
 
 def smoke_environment(env: Mapping[str, str]) -> dict[str, str]:
-    """The caller's environment without the service's settings and without interpreter redirections."""
+    """The caller's environment without the service's settings and interpreter redirections.
+
+    TEMPLATE_SMOKE_DATABASE_URL, when set, becomes the smoke test's DATABASE_URL: the one deliberate way to point
+    it at another server than the answers did.
+    """
     dropped = SETTINGS_VARIABLES | INTERPRETER_VARIABLES
-    return {name: value for name, value in env.items() if name.upper() not in dropped}
+    clean = {name: value for name, value in env.items() if name.upper() not in dropped}
+    if env.get(SMOKE_DATABASE_URL):
+        clean["DATABASE_URL"] = env[SMOKE_DATABASE_URL]
+    return clean
 
 
 def venv_python(root: Path) -> Path:
@@ -213,12 +224,12 @@ def create_environment(root: Path, env: Mapping[str, str]) -> Outcome | None:
     return None
 
 
-def expected_pool_line() -> str:
+def expected_pool_line(pool: Mapping[str, str]) -> str:
     """The pool as the smoke test reports it, computed from the answers given at render time."""
     return (
-        f"pool_size={int(POOL['pool_size'])} max_overflow={int(POOL['max_overflow'])} "
-        f"pool_timeout={float(POOL['pool_timeout']):g}s pool_recycle={int(POOL['pool_recycle'])}s "
-        f"pool_pre_ping={POOL['pool_pre_ping']}"
+        f"pool_size={int(pool['pool_size'])} max_overflow={int(pool['max_overflow'])} "
+        f"pool_timeout={float(pool['pool_timeout']):g}s pool_recycle={int(pool['pool_recycle'])}s "
+        f"pool_pre_ping={pool['pool_pre_ping']}"
     )
 
 
@@ -229,13 +240,14 @@ def reported(output: str, label: str) -> str | None:
     return None
 
 
-def check_answers_applied(output: str) -> str | None:
+def check_answers_applied(output: str, pool: Mapping[str, str], scheme: str) -> str | None:
     """The smoke test passed; did it run with the driver and pool the user asked for?"""
-    pool, database = reported(output, "pool"), reported(output, "database") or ""
-    if pool != expected_pool_line():
-        return f"the smoke test ran with pool {pool!r}, but the answers were {expected_pool_line()!r}"
-    if not database.startswith(f"{URL_SCHEME}://"):
-        return f"the smoke test ran on {database!r}, but the answers chose {URL_SCHEME}"
+    expected = expected_pool_line(pool)
+    used, database = reported(output, "pool"), reported(output, "database") or ""
+    if used != expected:
+        return f"the smoke test ran with pool {used!r}, but the answers were {expected!r}"
+    if not database.startswith(f"{scheme}://"):
+        return f"the smoke test ran on {database!r}, but the answers chose {scheme}"
     return None
 
 
@@ -254,7 +266,7 @@ def run_smoke(root: Path, env: Mapping[str, str]) -> Outcome:
         return Outcome("broken", f"the smoke test did not finish within {SMOKE_TIMEOUT} s", tail(output))
     output = result.stdout + result.stderr
     if result.returncode == 0:
-        wrong = check_answers_applied(result.stdout)
+        wrong = check_answers_applied(result.stdout, POOL, URL_SCHEME)
         if wrong:
             return Outcome("broken", wrong, tail(output))
         return Outcome("passed", "smoke test passed", result.stdout.rstrip().splitlines())
@@ -285,7 +297,7 @@ def describe(outcome: Outcome, seconds: float, strict: bool) -> tuple[str, int]:
         lines = [
             f"WARNING: {PROJECT_SLUG} was generated but NOT verified: {outcome.message}.",
             "  not checked: the app serving GET /items and /health/ready, migrations, the notes round trip, "
-            f"and the {URL_SCHEME} engine with pool {expected_pool_line()}",
+            f"and the {URL_SCHEME} engine with {' '.join(f'{key}={value}' for key, value in POOL.items())}",
             *[f"  | {line}" for line in outcome.details],
             f"  run the smoke test later: {rerun}",
         ]

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import keyword
 import math
+import os
 import re
+import subprocess
 import sys
 import unicodedata
 from collections.abc import Mapping
@@ -352,12 +354,46 @@ def report(problems: list[Problem]) -> str:
     return "\n".join(lines)
 
 
+# Waits (at most 30 s) for cookiecutter to delete the project folder, then removes the empty folders above it
+CLEAN_PARENTS = """
+import os, sys, time
+project, parents = sys.argv[1], sys.argv[2:]
+deadline = time.monotonic() + 30
+while os.path.exists(project) and time.monotonic() < deadline:
+    time.sleep(0.05)
+for folder in parents:
+    try:
+        os.rmdir(folder)
+    except OSError:
+        break
+"""
+
+
+def folders_between(project_dir: Path, output_dir: Path) -> list[Path]:
+    """Folders a slug holding '/' made between the output folder and the project folder, innermost first."""
+    try:
+        project_dir.relative_to(output_dir)
+    except ValueError:
+        return []
+    return [parent for parent in project_dir.parents if parent != output_dir and output_dir in parent.parents]
+
+
+def remove_folders_later(project_dir: Path, output_dir: Path) -> None:
+    """cookiecutter deletes the project folder after this hook fails, but not the folders above it that it made."""
+    parents = folders_between(project_dir, output_dir)
+    if parents:
+        command = [sys.executable, "-c", CLEAN_PARENTS, str(project_dir), *map(str, parents)]
+        subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def main() -> int:
     answers = json.loads(ANSWERS_JSON)
     choices = load_choices(Path(answers.get("_repo_dir", ".")) / "cookiecutter.json")
     problems = validate(answers, choices)
     if problems:
         print(report(problems), file=sys.stderr)
+        output_dir = Path(answers.get("_output_dir", os.getcwd()))
+        remove_folders_later(Path.cwd(), output_dir.resolve())
         return 1
     return 0
 
