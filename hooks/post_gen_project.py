@@ -286,11 +286,12 @@ def next_steps() -> list[str]:
     ]
 
 
-def describe(outcome: Outcome, seconds: float, strict: bool) -> tuple[str, int]:
-    """The text to print and the hook's exit code for an outcome."""
+def describe(outcome: Outcome, timings: Mapping[str, float], strict: bool) -> tuple[str, int]:
+    """The text to print and the hook's exit code for an outcome; timings: seconds per step ("venv", "smoke")."""
     rerun = f"cd {PROJECT_SLUG} && {smoke_command()}"
     if outcome.status == "passed":
-        lines = [f"{PROJECT_SLUG}: {outcome.message} ({DATABASE}, {seconds:.1f} s including its .venv)"]
+        took = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in timings.items())
+        lines = [f"{PROJECT_SLUG}: {outcome.message} ({DATABASE}; {took})"]
         lines += [f"  {line}" for line in outcome.details[1:]]  # the smoke's own first line repeats the verdict
         return "\n".join([*lines, *next_steps()]), 0
     if outcome.status == "unverified":
@@ -322,12 +323,17 @@ def main() -> int:
             f"{PROJECT_SLUG}: smoke test skipped ({SKIP_SMOKE}=1); run it later: cd {PROJECT_SLUG} && {smoke_command()}"
         )
         return 0
-    started = time.monotonic()
     clean = smoke_environment(env)
-    outcome = create_environment(root, clean) or run_smoke(root, clean)
+    started = time.monotonic()
+    outcome = create_environment(root, clean)
+    timings = {".venv": time.monotonic() - started}
+    if outcome is None:
+        started = time.monotonic()
+        outcome = run_smoke(root, clean)
+        timings["smoke test"] = time.monotonic() - started
     if not flag(env, KEEP_VENV, default=True):
         shutil.rmtree(root / ".venv", ignore_errors=True)
-    text, code = describe(outcome, time.monotonic() - started, strict=flag(env, STRICT, default=False))
+    text, code = describe(outcome, timings, strict=flag(env, STRICT, default=False))
     print(text, file=sys.stdout if code == 0 and outcome.status == "passed" else sys.stderr)
     return code
 

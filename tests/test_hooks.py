@@ -268,8 +268,8 @@ def test_post_gen_checks_the_smoke_ran_with_the_answers() -> None:
 def test_post_gen_warning_turns_into_failure_in_strict_mode() -> None:
     outcome = post_gen.Outcome("unverified", "the database server could not be reached", ["refused"])
 
-    text, code = post_gen.describe(outcome, 1.0, strict=False)
-    strict_text, strict_code = post_gen.describe(outcome, 1.0, strict=True)
+    text, code = post_gen.describe(outcome, {".venv": 1.0}, strict=False)
+    strict_text, strict_code = post_gen.describe(outcome, {".venv": 1.0}, strict=True)
 
     assert code == 0
     assert "NOT verified" in text
@@ -311,7 +311,7 @@ def test_smoke_sqlite_passes_with_the_answers_and_keeps_the_venv(tmp_path: Path)
     project = baked.project()
 
     assert baked.exit_code == 0, baked.output
-    assert "order-service: smoke test passed (sqlite" in baked.output
+    assert "order-service: smoke test passed (sqlite; .venv " in baked.output
     assert "pool_size=3 max_overflow=2 pool_timeout=30s pool_recycle=1800s pool_pre_ping=False" in baked.output
     assert "driver aiosqlite" in baked.output
     assert "next steps:" in baked.output
@@ -325,7 +325,7 @@ def test_smoke_postgresql_reachable_passes_and_can_drop_the_venv(tmp_path: Path)
     baked = bake(tmp_path, answers, {"TEMPLATE_STRICT": "1", "TEMPLATE_KEEP_VENV": "0"})
 
     assert baked.exit_code == 0, baked.output
-    assert "smoke test passed (postgresql" in baked.output
+    assert "smoke test passed (postgresql; .venv " in baked.output
     assert "pool_size=7 max_overflow=3 pool_timeout=30s pool_recycle=-1s pool_pre_ping=True" in baked.output
     assert "driver asyncpg" in baked.output
     assert "postgres:***@" in baked.output
@@ -340,7 +340,7 @@ def test_smoke_pgbouncer_project_runs_against_the_server_named_for_the_smoke(tmp
     baked = bake(tmp_path, answers, env)
 
     assert baked.exit_code == 0, baked.output
-    assert "smoke test passed (postgresql" in baked.output
+    assert "smoke test passed (postgresql; .venv " in baked.output
 
 
 def test_smoke_postgresql_unreachable_keeps_the_project_and_warns(tmp_path: Path) -> None:
