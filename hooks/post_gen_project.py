@@ -276,14 +276,15 @@ def run_smoke(root: Path, env: Mapping[str, str]) -> Outcome:
 
 
 def next_steps() -> list[str]:
-    return [
-        "next steps:",
-        f"  cd {PROJECT_SLUG}",
-        "  cp .env.example .env              # adjust DATABASE_URL and the pool",
-        "  .venv/bin/alembic upgrade head",
-        f"  .venv/bin/uvicorn {PACKAGE}.main:app --reload",
-        f"  {smoke_command():<33} # rerun the smoke test any time",
+    steps = [
+        (f"cd {PROJECT_SLUG}", ""),
+        ("cp .env.example .env", "adjust DATABASE_URL and the pool"),
+        (".venv/bin/alembic upgrade head", "create the schema"),
+        (f".venv/bin/uvicorn {PACKAGE}.main:app --reload", "then open http://127.0.0.1:8000/docs"),
+        (smoke_command(), "rerun the smoke test any time"),
     ]
+    width = max(len(command) for command, _ in steps)
+    return ["next steps:"] + [f"  {command:<{width}}  # {why}".rstrip(" #") for command, why in steps]
 
 
 def describe(outcome: Outcome, timings: Mapping[str, float], strict: bool) -> tuple[str, int]:

@@ -1,6 +1,8 @@
 """The hooks: answers checked before anything is written, the unchosen variant pruned, the new project smoke-tested."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -388,3 +390,18 @@ def test_smoke_broken_project_fails_with_the_check_and_how_to_reproduce(tmp_path
     assert "GET /items gave 200" in baked.output
     assert "--keep-project-on-failure" in baked.output
     assert baked.leftovers == []
+
+
+def test_longest_allowed_names_render_ruff_clean(tmp_path: Path) -> None:
+    """The length limits in pre-gen are what keeps the generated code within ruff's 120 columns."""
+    package = "p" * pre_gen.MAX_PACKAGE_NAME
+    answers = {"project_name": "N" * pre_gen.MAX_PROJECT_NAME, "project_slug": "long", "package_name": package}
+    ruff = str(Path(sys.executable).parent / "ruff")
+
+    for database in DECLARED["database"]:
+        baked = bake(tmp_path / database, {**answers, "database": database}, SKIP)
+        assert baked.exit_code == 0, baked.output
+        project = baked.project("long")
+        for command in (["check", "-q", "."], ["format", "--check", "."]):
+            result = subprocess.run([ruff, *command], cwd=project, capture_output=True, text=True, check=False)
+            assert result.returncode == 0, result.stdout

@@ -7,6 +7,7 @@ missing something outside the project (for example the database server is unreac
 """
 
 import asyncio
+import re
 import sys
 import tempfile
 import time
@@ -28,6 +29,18 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EXIT_BROKEN = 1
 EXIT_ENVIRONMENT = 2
 SERVER_STARTUP_TIMEOUT = 30
+
+
+PASSWORD_IN_URL = re.compile(r"(://[^/@:\s]*:)[^/@\s]*@")
+
+
+def hide_passwords(text: str, *urls: str) -> str:
+    """Error text with the passwords of the given URLs, and of any URL it quotes, replaced by ***."""
+    for url in urls:
+        password = make_url(url).password
+        if password:
+            text = text.replace(str(password), "***")
+    return PASSWORD_IN_URL.sub(r"\1***@", text)
 
 
 class Unreachable(Exception):
@@ -108,7 +121,7 @@ async def probe(settings: Settings, url: str) -> None:
             await connection.execute(text("SELECT 1"))
     except (DBAPIError, OSError) as error:
         if is_connection_failure(error):
-            raise Unreachable(f"{mask_url(url)}: {type(error).__name__}: {mask_url(str(error))}") from None
+            raise Unreachable(f"{mask_url(url)}: {type(error).__name__}: {hide_passwords(str(error), url)}") from None
         raise
     finally:
         await engine.dispose()
@@ -119,8 +132,10 @@ async def run_checks(settings: Settings) -> list[str]:
         try:
             url = await stack.enter_async_context(backend.scratch_database(settings.database_url))
         except Exception as error:  # refused, unknown host, bad admin credentials: all outside the project
-            reason = f"{type(error).__name__}: {mask_url(str(error))}"
-            raise Unreachable(f"cannot create a throwaway database: {reason}") from None
+            reason = f"{type(error).__name__}: {hide_passwords(str(error), settings.database_url)}"
+            raise Unreachable(
+                f"cannot create a throwaway database for {settings.masked_database_url}: {reason}"
+            ) from None
         await probe(settings, url)
         folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="smoke-"))
         # started before migrating: the server's imports overlap the migration, and it opens no connection until asked
