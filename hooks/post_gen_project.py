@@ -275,9 +275,11 @@ def run_smoke(root: Path, env: Mapping[str, str]) -> Outcome:
     return Outcome("broken", f"the smoke test failed (exit code {result.returncode})", tail(output))
 
 
-def next_steps() -> list[str]:
-    steps = [
-        (f"cd {PROJECT_SLUG}", ""),
+def next_steps(venv_kept: bool = True) -> list[str]:
+    steps = [(f"cd {PROJECT_SLUG}", "")]
+    if not venv_kept:
+        steps.append((install_hint(choose_installer(os.environ)[0]), f"{KEEP_VENV}=0 removed it"))
+    steps += [
         ("cp .env.example .env", "adjust DATABASE_URL and the pool"),
         (".venv/bin/alembic upgrade head", "create the schema"),
         (f".venv/bin/uvicorn {PACKAGE}.main:app --reload", "then open http://127.0.0.1:8000/docs"),
@@ -287,14 +289,14 @@ def next_steps() -> list[str]:
     return ["next steps:"] + [f"  {command:<{width}}  # {why}".rstrip(" #") for command, why in steps]
 
 
-def describe(outcome: Outcome, timings: Mapping[str, float], strict: bool) -> tuple[str, int]:
+def describe(outcome: Outcome, timings: Mapping[str, float], strict: bool, venv_kept: bool = True) -> tuple[str, int]:
     """The text to print and the hook's exit code for an outcome; timings: seconds per step ("venv", "smoke")."""
     rerun = f"cd {PROJECT_SLUG} && {smoke_command()}"
     if outcome.status == "passed":
         took = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in timings.items())
         lines = [f"{PROJECT_SLUG}: {outcome.message} ({DATABASE}; {took})"]
         lines += [f"  {line}" for line in outcome.details[1:]]  # the smoke's own first line repeats the verdict
-        return "\n".join([*lines, *next_steps()]), 0
+        return "\n".join([*lines, *next_steps(venv_kept)]), 0
     if outcome.status == "unverified":
         lines = [
             f"WARNING: {PROJECT_SLUG} was generated but NOT verified: {outcome.message}.",
@@ -306,7 +308,7 @@ def describe(outcome: Outcome, timings: Mapping[str, float], strict: bool) -> tu
         if strict:
             lines.append(f"  {STRICT}=1: a check that could not run counts as a failure")
             return "\n".join(lines), 1
-        return "\n".join([*lines, *next_steps()]), 0
+        return "\n".join([*lines, *next_steps(venv_kept)]), 0
     lines = [
         f"FAILED: {PROJECT_SLUG} is broken: {outcome.message}",
         *[f"  | {line}" for line in outcome.details],
@@ -332,9 +334,10 @@ def main() -> int:
         started = time.monotonic()
         outcome = run_smoke(root, clean)
         timings["smoke test"] = time.monotonic() - started
-    if not flag(env, KEEP_VENV, default=True):
+    venv_kept = flag(env, KEEP_VENV, default=True)
+    if not venv_kept:
         shutil.rmtree(root / ".venv", ignore_errors=True)
-    text, code = describe(outcome, timings, strict=flag(env, STRICT, default=False))
+    text, code = describe(outcome, timings, strict=flag(env, STRICT, default=False), venv_kept=venv_kept)
     print(text, file=sys.stdout if code == 0 and outcome.status == "passed" else sys.stderr)
     return code
 

@@ -333,6 +333,7 @@ def test_smoke_postgresql_reachable_passes_and_can_drop_the_venv(tmp_path: Path)
     assert "postgres:***@" in baked.output
     assert "postgres:postgres@" not in baked.output
     assert not (baked.project() / ".venv").exists()
+    assert "TEMPLATE_KEEP_VENV=0 removed it" in baked.output
 
 
 def test_smoke_pgbouncer_project_runs_against_the_server_named_for_the_smoke(tmp_path: Path) -> None:
