@@ -69,8 +69,12 @@ def run_server(
     app: str = APP,
     extra_args: tuple[str, ...] = (),
     startup_timeout: float = 30,
+    wait: bool = True,
 ) -> Iterator[Server]:
-    """Start uvicorn, wait until /health/live answers, and stop it (SIGTERM, then SIGKILL) on exit."""
+    """Start uvicorn, wait until /health/live answers, and stop it (SIGTERM, then SIGKILL) on exit.
+
+    wait=False returns as soon as the process is started (the caller does other work, then calls wait_until_live).
+    """
     sock = bound_socket()
     port = sock.getsockname()[1]
     command = [sys.executable, "-m", "uvicorn", app, "--fd", str(sock.fileno()), "--no-access-log", *extra_args]
@@ -81,7 +85,8 @@ def run_server(
     sock.close()
     server = Server(process, f"http://127.0.0.1:{port}", log_path)
     try:
-        wait_until_live(server, startup_timeout)
+        if wait:
+            wait_until_live(server, startup_timeout)
         yield server
     finally:
         stop(process)

@@ -7,6 +7,7 @@ missing something outside the project (for example the database server is unreac
 """
 
 import asyncio
+import re
 import sys
 import tempfile
 import time
@@ -14,8 +15,6 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError
 
@@ -23,12 +22,25 @@ from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} a
 from {{ cookiecutter.package_name }}.db import build_engine
 from {{ cookiecutter.package_name }}.errors import is_connection_failure
 from {{ cookiecutter.package_name }}.secrets import mask_url
-from {{ cookiecutter.package_name }}.server import Server, ServerError, request, run_server
+from {{ cookiecutter.package_name }}.server import Server, ServerError, request, run_server, wait_until_live
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings, get_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EXIT_BROKEN = 1
 EXIT_ENVIRONMENT = 2
+SERVER_STARTUP_TIMEOUT = 30
+
+
+PASSWORD_IN_URL = re.compile(r"(://[^/@:\s]*:)[^/@\s]*@")
+
+
+def hide_passwords(text: str, *urls: str) -> str:
+    """Error text with the passwords of the given URLs, and of any URL it quotes, replaced by ***."""
+    for url in urls:
+        password = make_url(url).password
+        if password:
+            text = text.replace(str(password), "***")
+    return PASSWORD_IN_URL.sub(r"\1***@", text)
 
 
 class Unreachable(Exception):
@@ -45,6 +57,10 @@ def expect(condition: bool, message: str) -> None:
 
 
 def migrate(database_url: str) -> None:
+    # imported here: alembic loads while the server process starts, instead of before it
+    from alembic import command
+    from alembic.config import Config
+
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.attributes["database_url"] = database_url
     config.attributes["configure_logging"] = False
@@ -105,7 +121,7 @@ async def probe(settings: Settings, url: str) -> None:
             await connection.execute(text("SELECT 1"))
     except (DBAPIError, OSError) as error:
         if is_connection_failure(error):
-            raise Unreachable(f"{mask_url(url)}: {type(error).__name__}: {mask_url(str(error))}") from None
+            raise Unreachable(f"{mask_url(url)}: {type(error).__name__}: {hide_passwords(str(error), url)}") from None
         raise
     finally:
         await engine.dispose()
@@ -116,12 +132,16 @@ async def run_checks(settings: Settings) -> list[str]:
         try:
             url = await stack.enter_async_context(backend.scratch_database(settings.database_url))
         except Exception as error:  # refused, unknown host, bad admin credentials: all outside the project
-            reason = f"{type(error).__name__}: {mask_url(str(error))}"
-            raise Unreachable(f"cannot create a throwaway database: {reason}") from None
+            reason = f"{type(error).__name__}: {hide_passwords(str(error), settings.database_url)}"
+            raise Unreachable(
+                f"cannot create a throwaway database for {settings.masked_database_url}: {reason}"
+            ) from None
         await probe(settings, url)
-        await asyncio.to_thread(migrate, url)
         folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="smoke-"))
-        server = stack.enter_context(run_server({"DATABASE_URL": url}, f"{folder}/server.log"))
+        # started before migrating: the server's imports overlap the migration, and it opens no connection until asked
+        server = stack.enter_context(run_server({"DATABASE_URL": url}, f"{folder}/server.log", wait=False))
+        await asyncio.to_thread(migrate, url)
+        await asyncio.to_thread(wait_until_live, server, SERVER_STARTUP_TIMEOUT)
         try:
             return [check(server, settings) for check in CHECKS]
         except CheckFailed as failure:

@@ -1,0 +1,346 @@
+"""Post-generation: delete the files of the variant not chosen, then smoke-test the new project in its own .venv.
+
+Standard library only (it runs with cookiecutter's interpreter), and valid Python before rendering, so the
+template's tests import ONLY_FOR and the helpers below instead of repeating them.
+
+Settings (environment variables, see the template README "Hook settings"):
+  TEMPLATE_SKIP_SMOKE=1  prune only, no environment and no smoke test
+  TEMPLATE_STRICT=1      anything not verified (database unreachable, offline install) fails generation
+  TEMPLATE_KEEP_VENV=0   delete the project's .venv after the smoke test
+  TEMPLATE_INSTALLER     auto (default: uv if found, else venv + pip), uv or pip
+  TEMPLATE_SMOKE_DATABASE_URL  the server the smoke test uses instead of the rendered DATABASE_URL (e.g. a
+                         PgBouncer on another port); ADMIN_DATABASE_URL is passed through as it is
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DATABASE = "{{ cookiecutter.database }}"
+PACKAGE = "{{ cookiecutter.package_name }}"
+PROJECT_SLUG = "{{ cookiecutter.project_slug }}"
+URL_SCHEME = "{{ cookiecutter.__url_scheme }}"
+POOL = {
+    "pool_size": "{{ cookiecutter.pool_size }}",
+    "max_overflow": "{{ cookiecutter.max_overflow }}",
+    "pool_timeout": "{{ cookiecutter.pool_timeout }}",
+    "pool_recycle": "{{ cookiecutter.pool_recycle }}",
+    "pool_pre_ping": "{{ cookiecutter.__pool_pre_ping }}",
+}
+
+ONLY_FOR: dict[str, str] = {  # file (relative to the project, {package} = package_name) -> the variant that keeps it
+    "src/{package}/sqlite.py": "sqlite",
+    "src/{package}/postgres.py": "postgresql",
+    "docs/sqlite.md": "sqlite",
+    "docs/postgres.md": "postgresql",
+    "tests/test_postgres_pool.py": "postgresql",
+}
+
+SKIP_SMOKE = "TEMPLATE_SKIP_SMOKE"
+STRICT = "TEMPLATE_STRICT"
+KEEP_VENV = "TEMPLATE_KEEP_VENV"
+INSTALLER = "TEMPLATE_INSTALLER"
+SMOKE_DATABASE_URL = "TEMPLATE_SMOKE_DATABASE_URL"
+
+# The service's settings: removed from the smoke test's environment so it checks the answers rendered into the
+# project, not whatever the shell happens to export (pydantic-settings matches names case-insensitively).
+SETTINGS_VARIABLES = frozenset(
+    {
+        "DATABASE_URL",
+        "POOL_SIZE",
+        "MAX_OVERFLOW",
+        "POOL_TIMEOUT",
+        "POOL_RECYCLE",
+        "POOL_PRE_PING",
+        "APP_NAME",
+        "APPLICATION_NAME",
+        "PGBOUNCER",
+        "SQLITE_BUSY_TIMEOUT_MS",
+    }
+)
+# Interpreter settings that would point the new .venv's Python elsewhere. PYTHONDONTWRITEBYTECODE goes too:
+# the .venv is new, and its bytecode cache makes the smoke test's second process (the server) start faster.
+INTERPRETER_VARIABLES = frozenset({"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE"})
+
+# Words in installer output that mean the network (or an offline cache), not the project, is the problem
+NETWORK_TROUBLE = re.compile(
+    r"network|connect|offline|resolve|dns|timed? ?out|unreachable|name or service not known|no route to host"
+    r"|temporary failure|proxy|certificate|ssl|not found in the cache",
+    re.IGNORECASE,
+)
+PASSWORD_IN_URL = re.compile(r"(?P<head>://[^/@:\s]*:)[^/@\s]*@")
+
+INSTALL_TIMEOUT = 900
+SMOKE_TIMEOUT = 300
+EXIT_BROKEN = 1
+EXIT_ENVIRONMENT = 2
+
+
+@dataclass
+class Outcome:
+    """What the hook found out: passed, not verified (a warning) or broken, with the text to show."""
+
+    status: str  # "passed" | "unverified" | "broken"
+    message: str
+    details: list[str] = field(default_factory=list)
+
+
+def unused_files(database: str, package: str) -> list[str]:
+    return [path.format(package=package) for path, owner in ONLY_FOR.items() if owner != database]
+
+
+def remove_unused_files(root: Path, database: str, package: str) -> list[str]:
+    removed = []
+    for path in unused_files(database, package):
+        (root / path).unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return default
+    return value in ("1", "true", "yes", "y", "on")
+
+
+def mask_password(text: str) -> str:
+    return PASSWORD_IN_URL.sub(r"\g<head>***@", text)
+
+
+def smoke_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The caller's environment without the service's settings and interpreter redirections.
+
+    TEMPLATE_SMOKE_DATABASE_URL, when set, becomes the smoke test's DATABASE_URL: the one deliberate way to point
+    it at another server than the answers did.
+    """
+    dropped = SETTINGS_VARIABLES | INTERPRETER_VARIABLES
+    clean = {name: value for name, value in env.items() if name.upper() not in dropped}
+    if env.get(SMOKE_DATABASE_URL):
+        clean["DATABASE_URL"] = env[SMOKE_DATABASE_URL]
+    return clean
+
+
+def venv_python(root: Path) -> Path:
+    if os.name == "nt":
+        return root / ".venv" / "Scripts" / "python.exe"
+    return root / ".venv" / "bin" / "python"
+
+
+def find_uv() -> str | None:
+    """uv from PATH, else the one shipped in the `uv` Python package next to cookiecutter, if any."""
+    found = shutil.which("uv")
+    if found:
+        return found
+    try:
+        from uv import find_uv_bin  # type: ignore[import-not-found]
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        return None
+
+
+def choose_installer(env: Mapping[str, str]) -> tuple[str, str | None]:
+    """("uv", path) or ("pip", None) as TEMPLATE_INSTALLER asks; auto prefers uv for speed."""
+    wanted = env.get(INSTALLER, "auto").strip().lower() or "auto"
+    uv = find_uv() if wanted in ("auto", "uv") else None
+    if uv:
+        return "uv", uv
+    return "pip", None
+
+
+def install_commands(installer: str, uv: str | None, python: Path) -> list[list[list[str]]]:
+    """Steps to create .venv and install the project with its dev extra; each step lists commands to try in turn."""
+    project = ["-e", ".[dev]"]
+    if installer == "uv" and uv:
+        interpreter = ["--python", sys.executable] if sys.version_info >= (3, 11) else []
+        install = [uv, "pip", "install", "--quiet", "--python", str(python), *project]
+        return [
+            [[uv, "venv", "--quiet", "--allow-existing", *interpreter, ".venv"]],
+            # the warm cache usually holds everything: try without the network first, then with it
+            [[*install[:3], "--offline", *install[3:]], install],
+        ]
+    return [
+        [[sys.executable, "-m", "venv", ".venv"]],
+        [[str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *project]],
+    ]
+
+
+def run(command: list[str], root: Path, env: Mapping[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, cwd=root, env=dict(env), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def tail(text: str, lines: int = 40) -> list[str]:
+    return mask_password(text).rstrip().splitlines()[-lines:]
+
+
+def install_hint(installer: str) -> str:
+    if installer == "uv":
+        return 'uv venv .venv && uv pip install -e ".[dev]"'
+    return 'python3 -m venv .venv && .venv/bin/pip install -e ".[dev]"'
+
+
+def create_environment(root: Path, env: Mapping[str, str]) -> Outcome | None:
+    """Build .venv from the project's own pyproject.toml; None when it is ready, else why not."""
+    installer, uv = choose_installer(env)
+    if installer == "pip" and sys.version_info < (3, 11):
+        return Outcome(
+            "unverified",
+            f"no uv found and this Python is {sys.version.split()[0]}; the project needs Python >= 3.11",
+            [f"install it yourself with Python 3.11+: {install_hint('pip')}"],
+        )
+    for step in install_commands(installer, uv, venv_python(root)):
+        for command in step:
+            try:
+                result = run(command, root, env, INSTALL_TIMEOUT)
+            except (OSError, subprocess.TimeoutExpired) as error:
+                result = subprocess.CompletedProcess(command, 1, "", f"{type(error).__name__}: {error}")
+            if result.returncode == 0:
+                break
+        else:
+            output = result.stdout + result.stderr
+            shown = ["$ " + " ".join(result.args), *tail(output)]
+            if NETWORK_TROUBLE.search(output):
+                return Outcome(
+                    "unverified",
+                    "the project's dependencies could not be installed (network or package index unavailable)",
+                    [*shown, f"install them later: {install_hint(installer)}"],
+                )
+            return Outcome(
+                "broken",
+                "installing the project from its own pyproject.toml failed",
+                [*shown, f"reproduce: {install_hint(installer)}"],
+            )
+    return None
+
+
+def expected_pool_line(pool: Mapping[str, str]) -> str:
+    """The pool as the smoke test reports it, computed from the answers given at render time."""
+    return (
+        f"pool_size={int(pool['pool_size'])} max_overflow={int(pool['max_overflow'])} "
+        f"pool_timeout={float(pool['pool_timeout']):g}s pool_recycle={int(pool['pool_recycle'])}s "
+        f"pool_pre_ping={pool['pool_pre_ping']}"
+    )
+
+
+def reported(output: str, label: str) -> str | None:
+    for line in output.splitlines():
+        if line.strip().startswith(f"{label}:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def check_answers_applied(output: str, pool: Mapping[str, str], scheme: str) -> str | None:
+    """The smoke test passed; did it run with the driver and pool the user asked for?"""
+    expected = expected_pool_line(pool)
+    used, database = reported(output, "pool"), reported(output, "database") or ""
+    if used != expected:
+        return f"the smoke test ran with pool {used!r}, but the answers were {expected!r}"
+    if not database.startswith(f"{scheme}://"):
+        return f"the smoke test ran on {database!r}, but the answers chose {scheme}"
+    return None
+
+
+def smoke_command() -> str:
+    python = ".venv\\Scripts\\python" if os.name == "nt" else ".venv/bin/python"
+    return f"{python} -m {PACKAGE}.smoke"
+
+
+def run_smoke(root: Path, env: Mapping[str, str]) -> Outcome:
+    command = [str(venv_python(root)), "-m", f"{PACKAGE}.smoke"]
+    try:
+        result = run(command, root, env, SMOKE_TIMEOUT)
+    except subprocess.TimeoutExpired as error:
+        captured = error.stdout or ""
+        output = captured.decode(errors="replace") if isinstance(captured, bytes) else captured
+        return Outcome("broken", f"the smoke test did not finish within {SMOKE_TIMEOUT} s", tail(output))
+    output = result.stdout + result.stderr
+    if result.returncode == 0:
+        wrong = check_answers_applied(result.stdout, POOL, URL_SCHEME)
+        if wrong:
+            return Outcome("broken", wrong, tail(output))
+        return Outcome("passed", "smoke test passed", result.stdout.rstrip().splitlines())
+    if result.returncode == EXIT_ENVIRONMENT:
+        return Outcome("unverified", "the database server could not be reached", tail(output, 10))
+    return Outcome("broken", f"the smoke test failed (exit code {result.returncode})", tail(output))
+
+
+def next_steps(venv_kept: bool = True) -> list[str]:
+    steps = [(f"cd {PROJECT_SLUG}", "")]
+    if not venv_kept:
+        steps.append((install_hint(choose_installer(os.environ)[0]), f"{KEEP_VENV}=0 removed it"))
+    steps += [
+        ("cp .env.example .env", "adjust DATABASE_URL and the pool"),
+        (".venv/bin/alembic upgrade head", "create the schema"),
+        (f".venv/bin/uvicorn {PACKAGE}.main:app --reload", "then open http://127.0.0.1:8000/docs"),
+        (smoke_command(), "rerun the smoke test any time"),
+    ]
+    width = max(len(command) for command, _ in steps)
+    return ["next steps:"] + [f"  {command:<{width}}  # {why}".rstrip(" #") for command, why in steps]
+
+
+def describe(outcome: Outcome, timings: Mapping[str, float], strict: bool, venv_kept: bool = True) -> tuple[str, int]:
+    """The text to print and the hook's exit code for an outcome; timings: seconds per step ("venv", "smoke")."""
+    rerun = f"cd {PROJECT_SLUG} && {smoke_command()}"
+    if outcome.status == "passed":
+        took = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in timings.items())
+        lines = [f"{PROJECT_SLUG}: {outcome.message} ({DATABASE}; {took})"]
+        lines += [f"  {line}" for line in outcome.details[1:]]  # the smoke's own first line repeats the verdict
+        return "\n".join([*lines, *next_steps(venv_kept)]), 0
+    if outcome.status == "unverified":
+        lines = [
+            f"WARNING: {PROJECT_SLUG} was generated but NOT verified: {outcome.message}.",
+            "  not checked: the app serving GET /items and /health/ready, migrations, the notes round trip, "
+            f"and the {URL_SCHEME} engine with {' '.join(f'{key}={value}' for key, value in POOL.items())}",
+            *[f"  | {line}" for line in outcome.details],
+            f"  run the smoke test later: {rerun}",
+        ]
+        if strict:
+            lines.append(f"  {STRICT}=1: a check that could not run counts as a failure")
+            return "\n".join(lines), 1
+        return "\n".join([*lines, *next_steps(venv_kept)]), 0
+    lines = [
+        f"FAILED: {PROJECT_SLUG} is broken: {outcome.message}",
+        *[f"  | {line}" for line in outcome.details],
+        "  reproduce: generate again with --keep-project-on-failure, then: " + rerun,
+    ]
+    return "\n".join(lines), 1
+
+
+def main() -> int:
+    root = Path.cwd()
+    env = os.environ
+    remove_unused_files(root, DATABASE, PACKAGE)
+    if flag(env, SKIP_SMOKE, default=False):
+        print(
+            f"{PROJECT_SLUG}: smoke test skipped ({SKIP_SMOKE}=1); run it later: cd {PROJECT_SLUG} && {smoke_command()}"
+        )
+        return 0
+    clean = smoke_environment(env)
+    started = time.monotonic()
+    outcome = create_environment(root, clean)
+    timings = {".venv": time.monotonic() - started}
+    if outcome is None:
+        started = time.monotonic()
+        outcome = run_smoke(root, clean)
+        timings["smoke test"] = time.monotonic() - started
+    venv_kept = flag(env, KEEP_VENV, default=True)
+    if not venv_kept:
+        shutil.rmtree(root / ".venv", ignore_errors=True)
+    text, code = describe(outcome, timings, strict=flag(env, STRICT, default=False), venv_kept=venv_kept)
+    print(text, file=sys.stdout if code == 0 and outcome.status == "passed" else sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
