@@ -66,7 +66,9 @@ def database_env(request: pytest.FixtureRequest) -> Callable[[dict[str, object]]
         if not uses_pgbouncer(answers):
             return {}
         port = request.getfixturevalue("pgbouncer_port")
-        return {"DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"}
+        through_pgbouncer = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+        # DATABASE_URL for the project's own suite; the hook's smoke test ignores it and reads its own variable
+        return {"DATABASE_URL": through_pgbouncer, "TEMPLATE_SMOKE_DATABASE_URL": through_pgbouncer}
 
     return env_for
 
