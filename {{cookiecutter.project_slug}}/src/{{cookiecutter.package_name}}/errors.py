@@ -1,45 +1,46 @@
-"""Database failures become clean 503 answers, in one place rather than in every route."""
+"""Database failures become clean 503 answers, in one handler rather than in every route."""
 
 import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 1
+BUSY = "database busy: no pooled connection became free in time, retry shortly"
+UNAVAILABLE = "database unavailable, retry shortly"
 
 
 def unavailable(reason: str) -> JSONResponse:
-    return JSONResponse(
-        {"detail": reason},
-        status_code=503,
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+    return JSONResponse({"detail": reason}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def is_connection_failure(exc: BaseException) -> bool:
     """True when the database could not be reached or the connection broke, not when a query was wrong."""
     if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
-    return isinstance(exc, OSError | TimeoutError)
+        # statement is None: the driver failed while connecting (refused, bad credentials, no such database)
+        return exc.connection_invalidated or exc.statement is None or isinstance(exc, OperationalError)
+    # asyncpg raises OSError subclasses as they are while connecting: refused, unknown host, connect timeout
+    return isinstance(exc, OSError)
 
 
-async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
-    logger.warning("pool exhausted on %s %s", request.method, request.url.path)
-    return unavailable("database busy: no pooled connection became free in time, retry shortly")
-
-
-async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    if not is_connection_failure(exc):
+async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503 + Retry-After for an exhausted pool or an unreachable database; anything else stays a 500."""
+    if isinstance(exc, PoolTimeoutError):
+        reason = BUSY
+    elif is_connection_failure(exc):
+        reason = UNAVAILABLE
+    else:
         raise exc
-    logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-    return unavailable("database unavailable, retry shortly")
+    # The message may quote the failed statement; secrets.py masks passwords in every log record
+    logger.warning("503 for %s %s: %s: %.200s", request.method, request.url.path, type(exc).__name__, exc)
+    return unavailable(reason)
 
 
 def add_database_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(PoolTimeoutError, _pool_exhausted)
-    app.add_exception_handler(DBAPIError, _database_error)
-    app.add_exception_handler(ConnectionError, _database_error)
+    # One handler for every class that can carry "the database is not there right now"
+    for exception_class in (PoolTimeoutError, DBAPIError, OSError):
+        app.add_exception_handler(exception_class, database_unavailable)
