@@ -35,8 +35,9 @@ async def database_unavailable(request: Request, exc: Exception) -> JSONResponse
         reason = UNAVAILABLE
     else:
         raise exc
-    # The message may quote the failed statement; secrets.py masks passwords in every log record
-    logger.warning("503 for %s %s: %s: %.200s", request.method, request.url.path, type(exc).__name__, exc)
+    # First line only: the rest quotes the statement and its parameters (user data)
+    summary = next(iter(str(exc).splitlines()), "")
+    logger.warning("503 for %s %s: %s: %.200s", request.method, request.url.path, type(exc).__name__, summary)
     return unavailable(reason)
 
 

@@ -52,8 +52,11 @@ def _masking_factory(*args: object, **kwargs: object) -> logging.LogRecord:
 
 def install_log_masking(database_url: str) -> None:
     """Mask the database password in every log record of the process, whichever logger or handler it goes to."""
-    password = make_url(database_url).password
-    if not password:
+    url = make_url(database_url)
+    password = url.password
+    # A password equal to the user name hides nothing (the user name is printed everywhere), and masking it
+    # would mangle every mention of the user, e.g. "postgres" inside "postgresql"
+    if not password or password == url.username:
         return
     # The password as given and as it appears percent-encoded inside a URL
     _secrets.update({str(password), quote(str(password), safe=""), quote_plus(str(password))})
