@@ -1,9 +1,12 @@
-"""Database failures become clean 503 answers, in one handler rather than in every route."""
+"""Errors become clean answers in one place: database failures 503, invalid requests 422, never a 500."""
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -41,7 +44,19 @@ async def database_unavailable(request: Request, exc: Exception) -> JSONResponse
     return unavailable(reason)
 
 
-def add_database_error_handlers(app: FastAPI) -> None:
+async def invalid_request(request: Request, exc: Exception) -> Response:
+    """422 listing what is wrong; the rejected input is echoed back ASCII-escaped.
+
+    FastAPI's own handler encodes the echo as UTF-8, which fails with a 500 on a lone surrogate ("\\ud800")
+    that JSON allows in a request body.
+    """
+    assert isinstance(exc, RequestValidationError)
+    body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+    return Response(body, status_code=422, media_type="application/json")
+
+
+def add_error_handlers(app: FastAPI) -> None:
     # One handler for every class that can carry "the database is not there right now"
     for exception_class in (PoolTimeoutError, DBAPIError, OSError):
         app.add_exception_handler(exception_class, database_unavailable)
+    app.add_exception_handler(RequestValidationError, invalid_request)
