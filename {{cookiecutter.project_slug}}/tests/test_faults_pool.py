@@ -14,7 +14,7 @@ from tests.slowapp import FAIL_EVERY, add_fault_routes, run_slow_server, wait_un
 
 POOL_TIMEOUT = 1
 ONE_CONNECTION = {"POOL_SIZE": "1", "MAX_OVERFLOW": "0", "POOL_TIMEOUT": str(POOL_TIMEOUT)}
-HOLD_SECONDS = 2
+HOLD_SECONDS = 1.8
 
 
 def test_pool_exhaustion_answers_503_within_the_pool_timeout(database_url: str, tmp_path) -> None:

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from tests.load import get, timed
 from tests.slowapp import run_slow_server, wait_until_holding
 
-HOLD_SECONDS = 2
+HOLD_SECONDS = 1.5
 DISPOSED = "after shutdown: engine disposed=True old pool checked_in=0 checked_out=0"
 
 
@@ -17,8 +17,8 @@ def test_sigterm_finishes_the_request_in_flight_and_disposes_the_engine(database
             in_flight = pool.submit(timed, get(f"{server.base_url}/slow?seconds={HOLD_SECONDS}"))
             wait_until_holding(server)
             server.process.send_signal(signal.SIGTERM)
-            time.sleep(0.3)
-            refused = timed(get(f"{server.base_url}/items", timeout=1))
+            time.sleep(0.2)
+            refused = timed(get(f"{server.base_url}/items", timeout=0.8))
             finished = in_flight.result()
         exit_code = server.process.wait(10)
     log = server.output()

@@ -165,7 +165,7 @@ def test_killed_backends_are_replaced_and_only_requests_in_flight_fail_with_503(
 
     with run_slow_server(env, str(tmp_path / "server.log")) as server, ThreadPoolExecutor(6) as pool:
         workers = [pool.submit(keep_calling, worker) for worker in range(6)]
-        time.sleep(1)
+        time.sleep(0.7)
         killed_pids = {row["pid"] for row in app_backends(name)}
         killed_at = time.monotonic()
         killed = terminate_backends(name)
@@ -173,7 +173,7 @@ def test_killed_backends_are_replaced_and_only_requests_in_flight_fail_with_503(
             lambda: not killed_pids & {row["pid"] for row in app_backends(name)}, 5, "killed backends still there"
         )
         settled_at = time.monotonic()
-        time.sleep(1.5)
+        time.sleep(1)
         stop.set()
         for worker in workers:
             worker.result()
@@ -280,7 +280,7 @@ def test_sigterm_leaves_no_connection_of_the_app(database_url: str, tmp_path) ->
     with run_slow_server(env, str(tmp_path / "server.log")) as server, ThreadPoolExecutor(4) as pool:
         for reply in pool.map(lambda _: request(f"{server.base_url}/items"), range(8)):
             assert reply.status == 200
-        in_flight = pool.submit(timed, get(f"{server.base_url}/slow?seconds=1.5"))
+        in_flight = pool.submit(timed, get(f"{server.base_url}/slow?seconds=1"))
         wait_until_holding(server)
         server.process.send_signal(signal.SIGTERM)
         during = len(app_backends(name))
