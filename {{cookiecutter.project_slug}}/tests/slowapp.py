@@ -10,8 +10,9 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import FastAPI, Query
+from fastapi import Depends, FastAPI, Query
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.db import SessionDep
 from {{ cookiecutter.package_name }}.main import create_app
@@ -46,6 +47,15 @@ def add_fault_routes(app: FastAPI) -> None:
     async def count_holding() -> dict:
         """How many /slow requests hold a connection right now (never touches the database)."""
         return {"holding": holding["count"]}
+
+    async def connected_session(session: SessionDep) -> AsyncIterator[AsyncSession]:
+        await session.execute(text("SELECT 1"))  # the connection is checked out while the dependency is set up
+        yield session
+
+    @app.get("/slow/dependency")
+    async def through_dependency(session: Annotated[AsyncSession, Depends(connected_session)]) -> dict:
+        """Needs a connection before the route runs: pool errors surface inside a dependency with yield."""
+        return {"in_transaction": session.in_transaction()}
 
     @app.post("/flaky/{n}")
     async def flaky_write(n: int, session: SessionDep) -> dict:

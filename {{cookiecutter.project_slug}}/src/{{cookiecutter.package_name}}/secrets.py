@@ -1,6 +1,8 @@
 """Keep database passwords out of logs, errors and responses."""
 
 import logging
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 from sqlalchemy.engine import make_url
@@ -8,7 +10,6 @@ from sqlalchemy.exc import ArgumentError
 
 MASK = "***"
 _secrets: set[str] = set()
-_plain_factory = logging.getLogRecordFactory()
 
 
 def mask_url(url: str) -> str:
@@ -45,9 +46,13 @@ def mask_record(record: logging.LogRecord) -> logging.LogRecord:
     return record
 
 
-def _masking_factory(*args: object, **kwargs: object) -> logging.LogRecord:
-    record = _plain_factory(*args, **kwargs)
-    return mask_record(record) if _secrets else record
+def _wrap_factory(inner: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    def masking_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = inner(*args, **kwargs)
+        return mask_record(record) if _secrets else record
+
+    masking_factory.masks_secrets = True  # type: ignore[attr-defined]
+    return masking_factory
 
 
 def install_log_masking(database_url: str) -> None:
@@ -62,5 +67,6 @@ def install_log_masking(database_url: str) -> None:
     _secrets.update({str(password), quote(str(password), safe=""), quote_plus(str(password))})
     # A record factory sees every record at creation, including those of loggers without handlers
     # (printed by logging's last-resort handler) and tracebacks logged with exc_info
-    if logging.getLogRecordFactory() is not _masking_factory:
-        logging.setLogRecordFactory(_masking_factory)
+    current = logging.getLogRecordFactory()
+    if not getattr(current, "masks_secrets", False):
+        logging.setLogRecordFactory(_wrap_factory(current))
