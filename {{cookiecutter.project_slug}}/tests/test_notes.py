@@ -65,6 +65,40 @@ async def test_create_rejects_bad_bodies_with_422(client: AsyncClient, payload: 
     assert response.status_code == 422
 
 
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b'{"title": "unterminated', "application/json"),
+        (b"[]", "application/json"),
+        (b"null", "application/json"),
+        (b'"just a string"', "application/json"),
+        (b'{"title": "lone \\ud800 surrogate"}', "application/json"),
+        (b'{"title": "ok", "body": ' + b'"' + b"x" * 1_000_000 + b'"}', "application/json"),
+        (b'{"title": {"nested": {"deeper": [1, 2, 3]}}}', "application/json"),
+        (b"title=form-encoded", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe not utf-8", "application/json"),
+    ],
+    ids=["truncated-json", "array", "null", "string", "lone-surrogate", "megabyte-body", "nested-object",
+         "form-encoded", "not-utf8"],
+)  # fmt: skip
+async def test_create_rejects_malformed_bodies_with_422(client: AsyncClient, content: bytes, content_type: str) -> None:
+    response = await client.post("/notes", content=content, headers={"Content-Type": content_type})
+    assert response.status_code == 422
+    assert response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{}, {"title": None, "body": None}, {"title": ""}, {"body": "x" * 10_001}, {"title": "t", "id": 5}],
+    ids=["empty", "all-null", "empty-title", "long-body", "read-only-field"],
+)
+async def test_update_rejects_bad_bodies_with_422(client: AsyncClient, payload: dict) -> None:
+    note = await create(client)
+    response = await client.patch(f"/notes/{note['id']}", json=payload)
+    assert response.status_code == 422
+    assert (await client.get(f"/notes/{note['id']}")).json() == note
+
+
 async def test_update_needs_at_least_one_field(client: AsyncClient) -> None:
     note = await create(client)
     response = await client.patch(f"/notes/{note['id']}", json={})
@@ -81,6 +115,15 @@ async def test_update_needs_at_least_one_field(client: AsyncClient) -> None:
         ("/notes/0", {}),
         ("/notes/99999999999999999999", {}),
         ("/notes/abc", {}),
+        ("/notes", {"limit": "abc"}),
+        ("/notes", {"limit": "1.5"}),
+        ("/notes", {"limit": "1e309"}),
+        ("/notes", {"offset": "NaN"}),
+        ("/notes/-1", {}),
+        ("/notes/1.5", {}),
+        ("/notes/2147483648", {}),
+        ("/notes/%ED%A0%80", {}),
+        ("/notes/%00", {}),
     ],
 )
 async def test_out_of_range_parameters_are_422(client: AsyncClient, path: str, params: dict) -> None:

@@ -1,5 +1,6 @@
 """The engine, its connection pool and the per-request session."""
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -8,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
 from {{ cookiecutter.package_name }}.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 def build_engine(settings: Settings) -> AsyncEngine:
@@ -31,13 +34,28 @@ def build_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session for one request: rolled back on error, its connection always returned to the pool."""
-    async with request.app.state.sessionmaker() as session:
+    """A session for one request: rolled back unless committed, its connection always released."""
+    session: AsyncSession = request.app.state.sessionmaker()
+    try:
+        yield session
+    finally:
+        await release_session(session)
+
+
+async def release_session(session: AsyncSession) -> None:
+    """Roll back what is open and return the connection; a connection that broke meanwhile is discarded.
+
+    Never raises: this runs after the route, when the response may already be sent, so an error here
+    could only turn into a log line about a half-sent response.
+    """
+    try:
+        await session.close()
+    except Exception as error:
+        logger.warning("discarding a broken database connection: %s", type(error).__name__)
         try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
+            await session.invalidate()
+        except Exception as second:
+            logger.warning("could not invalidate the connection either: %s", type(second).__name__)
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -1,45 +1,62 @@
-"""Database failures become clean 503 answers, in one place rather than in every route."""
+"""Errors become clean answers in one place: database failures 503, invalid requests 422, never a 500."""
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 1
+BUSY = "database busy: no pooled connection became free in time, retry shortly"
+UNAVAILABLE = "database unavailable, retry shortly"
 
 
 def unavailable(reason: str) -> JSONResponse:
-    return JSONResponse(
-        {"detail": reason},
-        status_code=503,
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+    return JSONResponse({"detail": reason}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def is_connection_failure(exc: BaseException) -> bool:
     """True when the database could not be reached or the connection broke, not when a query was wrong."""
     if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
-    return isinstance(exc, OSError | TimeoutError)
+        # statement is None: the driver failed while connecting (refused, bad credentials, no such database)
+        return exc.connection_invalidated or exc.statement is None or isinstance(exc, OperationalError)
+    # asyncpg raises OSError subclasses as they are while connecting: refused, unknown host, connect timeout
+    return isinstance(exc, OSError)
 
 
-async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
-    logger.warning("pool exhausted on %s %s", request.method, request.url.path)
-    return unavailable("database busy: no pooled connection became free in time, retry shortly")
-
-
-async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    if not is_connection_failure(exc):
+async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503 + Retry-After for an exhausted pool or an unreachable database; anything else stays a 500."""
+    if isinstance(exc, PoolTimeoutError):
+        reason = BUSY
+    elif is_connection_failure(exc):
+        reason = UNAVAILABLE
+    else:
         raise exc
-    logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-    return unavailable("database unavailable, retry shortly")
+    # First line only: the rest quotes the statement and its parameters (user data)
+    summary = next(iter(str(exc).splitlines()), "")
+    logger.warning("503 for %s %s: %s: %.200s", request.method, request.url.path, type(exc).__name__, summary)
+    return unavailable(reason)
 
 
-def add_database_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(PoolTimeoutError, _pool_exhausted)
-    app.add_exception_handler(DBAPIError, _database_error)
-    app.add_exception_handler(ConnectionError, _database_error)
+async def invalid_request(request: Request, exc: Exception) -> Response:
+    """422 listing what is wrong; the rejected input is echoed back ASCII-escaped.
+
+    FastAPI's own handler encodes the echo as UTF-8, which fails with a 500 on a lone surrogate ("\\ud800")
+    that JSON allows in a request body.
+    """
+    assert isinstance(exc, RequestValidationError)
+    body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+    return Response(body, status_code=422, media_type="application/json")
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    # One handler for every class that can carry "the database is not there right now"
+    for exception_class in (PoolTimeoutError, DBAPIError, OSError):
+        app.add_exception_handler(exception_class, database_unavailable)
+    app.add_exception_handler(RequestValidationError, invalid_request)

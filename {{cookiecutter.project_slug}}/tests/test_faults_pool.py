@@ -1,0 +1,58 @@
+"""The pool under faults: exhausted pools answer 503 quickly, failing requests leak no connection."""
+
+import asyncio
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+
+from {{ cookiecutter.package_name }}.errors import BUSY
+from {{ cookiecutter.package_name }}.server import request
+from tests.load import Outcome, fire, get, timed
+from tests.slowapp import FAIL_EVERY, add_fault_routes, run_slow_server, wait_until_holding
+
+POOL_TIMEOUT = 1
+ONE_CONNECTION = {"POOL_SIZE": "1", "MAX_OVERFLOW": "0", "POOL_TIMEOUT": str(POOL_TIMEOUT)}
+HOLD_SECONDS = 1.8
+
+
+def test_pool_exhaustion_answers_503_within_the_pool_timeout(database_url: str, tmp_path) -> None:
+    env = {"DATABASE_URL": database_url, **ONE_CONNECTION}
+    with run_slow_server(env, str(tmp_path / "server.log")) as server, ThreadPoolExecutor(1) as pool:
+        held = pool.submit(timed, get(f"{server.base_url}/slow?seconds={HOLD_SECONDS}"))
+        wait_until_holding(server)
+        # a route that needs the pool, and one whose dependency (with yield) needs it before the route runs
+        refused = fire([get(f"{server.base_url}/items"), get(f"{server.base_url}/slow/dependency")], concurrency=2)
+        held_outcome: Outcome = held.result()
+        after = [request(f"{server.base_url}{path}") for path in ("/items", "/slow/dependency")]
+
+    waited = max(outcome.finished - outcome.started for outcome in refused)
+    print(f"time to 503 with the only connection held: {waited:.2f} s (pool_timeout {POOL_TIMEOUT} s)")
+    for outcome in refused:
+        assert outcome.status == 503, outcome
+        assert outcome.headers["retry-after"] == "1"
+        assert json.loads(outcome.body) == {"detail": BUSY}
+    assert waited < POOL_TIMEOUT + 0.5
+    assert held_outcome.status == 200, held_outcome
+    assert [reply.status for reply in after] == [200, 200]
+    assert after[0].json() == {"number": 1}
+
+
+async def test_failing_requests_leave_no_connection_checked_out(app: FastAPI) -> None:
+    add_fault_routes(app)
+    limit = asyncio.Semaphore(10)
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with AsyncClient(transport=transport, base_url="http://test") as client:
+
+        async def one(n: int) -> int:
+            async with limit:
+                return (await client.post(f"/flaky/{n}")).status_code
+
+        statuses = await asyncio.gather(*(one(n) for n in range(1, 1001)))
+
+    left = app.state.engine.pool.checkedout()
+    print(f"after 1000 requests ({statuses.count(500)} failed on purpose): {left} connection(s) checked out")
+    assert statuses.count(500) == 1000 // FAIL_EVERY
+    assert statuses.count(200) == 1000 - 1000 // FAIL_EVERY
+    assert left == 0

@@ -1,0 +1,293 @@
+"""PostgreSQL under faults: killed backends, a restarted server, bad credentials, leaks and shutdown.
+
+Restart and credential faults run on a throwaway cluster (initdb + pg_ctl in a temporary folder, own port,
+password authentication) so the shared server is never disturbed; the rest uses the shared server and finds
+the app's connections by a per-test application_name.
+"""
+
+import asyncio
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from glob import glob
+from pathlib import Path
+from uuid import uuid4
+
+import asyncpg
+import pytest
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import make_url
+
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.postgres import admin_url
+from {{ cookiecutter.package_name }}.server import request
+from {{ cookiecutter.package_name }}.settings import Settings
+from tests.load import Outcome, get, post_json, timed
+from tests.slowapp import FAIL_EVERY, add_fault_routes, run_slow_server, wait_until_holding
+
+PASSWORD = "Fault-pw-7Qx2"  # the throwaway cluster's password; must never show up in output
+
+
+def unique_application_name() -> str:
+    return f"faults-{uuid4().hex[:12]}"
+
+
+async def _fetch(sql: str, *args: object) -> list[asyncpg.Record]:
+    url = make_url(admin_url())
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database, timeout=5
+    )
+    try:
+        return await connection.fetch(sql, *args)
+    finally:
+        await connection.close()
+
+
+BACKEND_STATES = "SELECT pid, state FROM pg_stat_activity WHERE application_name = $1"
+
+
+def app_backends(application_name: str) -> list[asyncpg.Record]:
+    """The app's server connections on the shared server: pid and state."""
+    return asyncio.run(_fetch(BACKEND_STATES, application_name))
+
+
+def terminate_backends(application_name: str) -> int:
+    sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1"
+    return len(asyncio.run(_fetch(sql, application_name)))
+
+
+def wait_until(condition, timeout: float, message: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        time.sleep(0.05)
+
+
+# --- a throwaway PostgreSQL cluster ------------------------------------------------------------------------
+
+
+def postgres_bindir() -> Path:
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    candidates = sorted(glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if not candidates:
+        pytest.fail("these tests start their own PostgreSQL: install the server binaries (initdb, pg_ctl)")
+    return Path(candidates[-1]).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Cluster:
+    folder: Path
+    port: int
+    bindir: Path
+
+    @property
+    def data(self) -> Path:
+        return self.folder / "data"
+
+    def url(self, password: str = PASSWORD) -> str:
+        return f"postgresql+asyncpg://postgres:{password}@127.0.0.1:{self.port}/postgres"
+
+    def run(self, *command: str) -> None:
+        # PostgreSQL refuses to run as root: as root, act as the postgres user
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=60)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=30"
+        log = str(self.folder / "log")
+        self.run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", log, "-o", options, "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self.run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """One PostgreSQL server of our own per module, with password (SCRAM) authentication over TCP."""
+    folder = Path(tempfile.mkdtemp(prefix="pg-faults-"))
+    if os.geteuid() == 0:
+        account = pwd.getpwnam("postgres")
+        os.chown(folder, account.pw_uid, account.pw_gid)
+    (folder / "pw").write_text(PASSWORD)
+    cluster = Cluster(folder, free_port(), postgres_bindir())
+    cluster.run(
+        str(cluster.bindir / "initdb"), "-D", str(cluster.data), "-U", "postgres", f"--pwfile={folder / 'pw'}",
+        "--auth-local=trust", "--auth-host=scram-sha-256", "-N", "-E", "UTF8",
+    )  # fmt: skip
+    (folder / "pw").unlink()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            cluster.stop("immediate")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- killed backends and restarts ----------------------------------------------------------------------------
+
+
+def test_killed_backends_are_replaced_and_only_requests_in_flight_fail_with_503(database_url: str, tmp_path) -> None:
+    name = unique_application_name()
+    env = {"DATABASE_URL": database_url, "APPLICATION_NAME": name, "POOL_PRE_PING": "true", "POOL_TIMEOUT": "5"}
+    outcomes: list[Outcome] = []
+    stop = threading.Event()
+
+    def keep_calling(worker: int) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            call = (
+                post_json(f"{server.base_url}/notes", {"title": f"w{worker}-{n}"}, timeout=5)
+                if n % 2
+                else get(f"{server.base_url}/items", timeout=5)
+            )
+            outcomes.append(timed(call))
+
+    with run_slow_server(env, str(tmp_path / "server.log")) as server, ThreadPoolExecutor(6) as pool:
+        workers = [pool.submit(keep_calling, worker) for worker in range(6)]
+        time.sleep(0.7)
+        killed_pids = {row["pid"] for row in app_backends(name)}
+        killed_at = time.monotonic()
+        killed = terminate_backends(name)
+        wait_until(
+            lambda: not killed_pids & {row["pid"] for row in app_backends(name)}, 5, "killed backends still there"
+        )
+        settled_at = time.monotonic()
+        time.sleep(1)
+        stop.set()
+        for worker in workers:
+            worker.result()
+    log = server.output()
+
+    failed = [outcome for outcome in outcomes if outcome.status != 200 and outcome.status != 201]
+    around = [outcome for outcome in failed if outcome.finished >= killed_at]
+    after = [outcome for outcome in outcomes if outcome.started > settled_at]
+    print(
+        f"killed {killed} backend(s) under load: {len(outcomes)} requests, {len(failed)} failed "
+        f"(statuses {sorted({outcome.status for outcome in failed})}), {len(after)} after the kill all ok"
+    )
+    assert killed >= 1
+    assert all(outcome.status == 503 for outcome in failed), failed[:3]
+    assert len(failed) == len(around)
+    assert len(failed) <= killed
+    assert after
+    assert all(outcome.status in (200, 201) for outcome in after)
+    assert "Exception in ASGI application" not in log
+
+
+def test_ready_follows_a_database_restart_without_restarting_the_app(cluster: Cluster, tmp_path) -> None:
+    env = {"DATABASE_URL": cluster.url(), "POOL_PRE_PING": "true", "POOL_TIMEOUT": "2"}
+    with run_slow_server(env, str(tmp_path / "server.log")) as server:
+        before = [request(f"{server.base_url}{path}") for path in ("/items", "/health/ready")]
+        cluster.stop()
+        try:
+            down_started = time.monotonic()
+            ready_down = request(f"{server.base_url}/health/ready")
+            down_seconds = time.monotonic() - down_started
+            items_down = request(f"{server.base_url}/items")
+        finally:
+            cluster.start()
+        after = [request(f"{server.base_url}{path}") for path in ("/health/ready", "/items", "/items")]
+    log = server.output()
+
+    print(f"database down: /health/ready 503 in {down_seconds:.2f} s; after restart: {[r.status for r in after]}")
+    assert [reply.status for reply in before] == [200, 200]
+    assert PASSWORD not in before[1].body.decode()
+    assert "***" in before[1].json()["database"]["url"]  # type: ignore[index]
+    assert ready_down.status == 503
+    assert ready_down.headers["retry-after"] == "1"
+    assert "database unreachable" in ready_down.json()["detail"]  # type: ignore[index]
+    assert down_seconds < 3
+    assert items_down.status == 503
+    assert [reply.status for reply in after] == [200, 200, 200]
+    assert PASSWORD not in log
+
+
+# --- secrets -----------------------------------------------------------------------------------------------
+
+
+def test_wrong_password_is_a_503_and_never_printed(cluster: Cluster, tmp_path) -> None:
+    wrong = "Wrong-pw-3Kd9"
+    env = {"DATABASE_URL": cluster.url(wrong), "POOL_TIMEOUT": "2"}
+    with run_slow_server(env, str(tmp_path / "server.log")) as server:
+        replies = {path: request(f"{server.base_url}{path}") for path in ("/items", "/health/ready", "/leak-secret")}
+    log = server.output()  # after the server stopped: the traceback is written once the 500 has been sent
+
+    statuses = {path: reply.status for path, reply in replies.items()}
+    print(f"wrong password: {statuses}, password in output: no")
+    assert replies["/items"].status == 503
+    assert replies["/health/ready"].status == 503
+    assert replies["/leak-secret"].status == 500
+    assert "503 for GET /items" in log
+    # the route's error quotes DATABASE_URL; the traceback uvicorn logs shows it masked
+    assert f"could not use postgresql+asyncpg://postgres:***@127.0.0.1:{cluster.port}/postgres" in log
+    for text in [log, *(reply.body.decode() for reply in replies.values())]:
+        assert wrong not in text
+        assert PASSWORD not in text
+
+
+# --- leaks and shutdown --------------------------------------------------------------------------------------
+
+
+async def test_failing_requests_leave_no_idle_transaction(database_url: str) -> None:
+    name = unique_application_name()
+    app = create_app(Settings(_env_file=None, database_url=database_url, application_name=name))
+    async with app.router.lifespan_context(app):
+        add_fault_routes(app)
+        limit = asyncio.Semaphore(10)
+        transport = ASGITransport(app=app, raise_app_exceptions=False)
+        async with AsyncClient(transport=transport, base_url="http://test") as client:
+
+            async def one(n: int) -> int:
+                async with limit:
+                    return (await client.post(f"/flaky/{n}")).status_code
+
+            statuses = await asyncio.gather(*(one(n) for n in range(1, 1001)))
+        checked_out = app.state.engine.pool.checkedout()
+        states = [row["state"] for row in await _fetch(BACKEND_STATES, name)]
+
+    print(f"after 1000 requests: {checked_out} checked out, server sessions {sorted(states)}")
+    assert statuses.count(500) == 1000 // FAIL_EVERY
+    assert checked_out == 0
+    assert states
+    assert "idle in transaction" not in states
+    assert set(states) == {"idle"}
+
+
+def test_sigterm_leaves_no_connection_of_the_app(database_url: str, tmp_path) -> None:
+    name = unique_application_name()
+    env = {"DATABASE_URL": database_url, "APPLICATION_NAME": name}
+    with run_slow_server(env, str(tmp_path / "server.log")) as server, ThreadPoolExecutor(4) as pool:
+        for reply in pool.map(lambda _: request(f"{server.base_url}/items"), range(8)):
+            assert reply.status == 200
+        in_flight = pool.submit(timed, get(f"{server.base_url}/slow?seconds=1"))
+        wait_until_holding(server)
+        server.process.send_signal(signal.SIGTERM)
+        during = len(app_backends(name))
+        finished = in_flight.result()
+        server.process.wait(10)
+
+    wait_until(lambda: not app_backends(name), 3, "the app's connections outlived the server")
+    print(f"connections of the app: {during} while draining, 0 after shutdown")
+    assert finished.status == 200
+    assert during >= 1
