@@ -42,6 +42,7 @@ ONLY_FOR: dict[str, str] = {  # file (relative to the project, {package} = packa
     "docs/sqlite.md": "sqlite",
     "docs/postgres.md": "postgresql",
     "tests/test_postgres_pool.py": "postgresql",
+    "tests/test_postgres_faults.py": "postgresql",
 }
 
 SKIP_SMOKE = "TEMPLATE_SKIP_SMOKE"
