@@ -11,7 +11,7 @@ from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} a
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.server import Server, run_server
 
-EXAMPLES_PER_OPERATION = 50
+EXAMPLES_PER_OPERATION = 40
 
 # The schema the running server serves, taken from the app itself so tests are known at collection time
 schema = schemathesis.openapi.from_dict(create_app().openapi())

@@ -24,7 +24,8 @@ def unavailable(reason: str) -> JSONResponse:
 def is_connection_failure(exc: BaseException) -> bool:
     """True when the database could not be reached or the connection broke, not when a query was wrong."""
     if isinstance(exc, DBAPIError):
-        # statement is None: the driver failed while connecting (refused, bad credentials, no such database)
+        # statement is None: no query failed, the connection did, e.g. while connecting (refused, bad
+        # credentials, no such database) or on COMMIT/ROLLBACK; a retry later is the right advice for both
         return exc.connection_invalidated or exc.statement is None or isinstance(exc, OperationalError)
     # asyncpg raises OSError subclasses as they are while connecting: refused, unknown host, connect timeout
     return isinstance(exc, OSError)
@@ -44,13 +45,12 @@ async def database_unavailable(request: Request, exc: Exception) -> JSONResponse
     return unavailable(reason)
 
 
-async def invalid_request(request: Request, exc: Exception) -> Response:
+async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
     """422 listing what is wrong; the rejected input is echoed back ASCII-escaped.
 
     FastAPI's own handler encodes the echo as UTF-8, which fails with a 500 on a lone surrogate ("\\ud800")
     that JSON allows in a request body.
     """
-    assert isinstance(exc, RequestValidationError)
     body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
     return Response(body, status_code=422, media_type="application/json")
 
@@ -59,4 +59,4 @@ def add_error_handlers(app: FastAPI) -> None:
     # One handler for every class that can carry "the database is not there right now"
     for exception_class in (PoolTimeoutError, DBAPIError, OSError):
         app.add_exception_handler(exception_class, database_unavailable)
-    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
