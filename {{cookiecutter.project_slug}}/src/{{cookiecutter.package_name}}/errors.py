@@ -7,6 +7,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from {{ cookiecutter.package_name }}.metrics import record_pool_timeout
+
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 1
@@ -29,6 +31,7 @@ def is_connection_failure(exc: BaseException) -> bool:
 
 async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
     logger.warning("pool exhausted on %s %s", request.method, request.url.path)
+    record_pool_timeout(request.app)
     return unavailable("database busy: no pooled connection became free in time, retry shortly")
 
 

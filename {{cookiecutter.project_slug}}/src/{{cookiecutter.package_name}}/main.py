@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from {{ cookiecutter.package_name }}.api import health, items, notes
 from {{ cookiecutter.package_name }}.db import build_engine, build_sessionmaker
 from {{ cookiecutter.package_name }}.errors import add_database_error_handlers
+from {{ cookiecutter.package_name }}.metrics import install_metrics
 from {{ cookiecutter.package_name }}.secrets import install_log_masking
 from {{ cookiecutter.package_name }}.settings import APP_NAME, Settings, get_settings
 
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title=settings.app_name if settings else APP_NAME, lifespan=lifespan)
     app.state.settings = settings
     add_database_error_handlers(app)
+    install_metrics(app)
     for module in (items, notes, health):
         app.include_router(module.router)
     return app
