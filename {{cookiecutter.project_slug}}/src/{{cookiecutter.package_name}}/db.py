@@ -1,5 +1,7 @@
 """The engine, its connection pool and the per-request session."""
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -8,6 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
 from {{ cookiecutter.package_name }}.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SIZING_CHECK_TIMEOUT_SECONDS = 10
 
 
 def build_engine(settings: Settings) -> AsyncEngine:
@@ -41,6 +47,17 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def check_pool_sizing(engine: AsyncEngine, settings: Settings) -> str | None:
+    """The start-up sizing warning (logged by the backend), or None; never raises, so a database that is
+    down at start-up delays nothing: /health/ready reports it."""
+    try:
+        async with asyncio.timeout(SIZING_CHECK_TIMEOUT_SECONDS):
+            return await backend.check_pool_sizing(engine, settings, settings.workers)
+    except Exception as exc:  # any failure only means "not checked"
+        logger.info("pool sizing not checked, the database did not answer: %s", type(exc).__name__)
+        return None
 
 
 def describe_pool(engine: AsyncEngine) -> dict[str, object]:

@@ -1,12 +1,13 @@
 """The application: create_app() builds it, lifespan owns the engine."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from {{ cookiecutter.package_name }}.api import health, items, notes
-from {{ cookiecutter.package_name }}.db import build_engine, build_sessionmaker
+from {{ cookiecutter.package_name }}.db import build_engine, build_sessionmaker, check_pool_sizing
 from {{ cookiecutter.package_name }}.errors import add_database_error_handlers
 from {{ cookiecutter.package_name }}.metrics import install_metrics
 from {{ cookiecutter.package_name }}.secrets import install_log_masking
@@ -21,9 +22,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = build_engine(settings)
     app.state.engine = engine
     app.state.sessionmaker = build_sessionmaker(engine)
+    # in the background: start-up neither waits for the database nor fails when it is down
+    app.state.pool_sizing_check = asyncio.create_task(check_pool_sizing(engine, settings))
     try:
         yield
     finally:
+        app.state.pool_sizing_check.cancel()
+        await asyncio.gather(app.state.pool_sizing_check, return_exceptions=True)
         await engine.dispose()
 
 

@@ -9,7 +9,8 @@ from uuid import uuid4
 
 import asyncpg
 from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_
 
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -50,9 +51,16 @@ def ping(dbapi_connection: Any) -> bool:
 
 async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: int) -> str | None:
     """A warning when every worker's full pool would not fit in the server's connection slots."""
-    async with engine.connect() as connection:
-        max_connections = int((await connection.execute(text("SHOW max_connections"))).scalar_one())
-        reserved = int((await connection.execute(text("SHOW superuser_reserved_connections"))).scalar_one())
+    if settings.pgbouncer:
+        return None  # PgBouncer, not the pools, decides how many server connections there are
+    # a connection of its own, outside the pool, so the pool's numbers stay the application's
+    probe = create_async_engine(engine.url, poolclass=NullPool, connect_args=connect_args(settings))
+    try:
+        async with probe.connect() as connection:
+            max_connections = int((await connection.execute(text("SHOW max_connections"))).scalar_one())
+            reserved = int((await connection.execute(text("SHOW superuser_reserved_connections"))).scalar_one())
+    finally:
+        await probe.dispose()
     available = max_connections - reserved
     per_worker = settings.pool_size + settings.max_overflow
     needed = workers * per_worker
