@@ -1,0 +1,1 @@
+"""The project's tests: each runs on its own database (see conftest.py)."""

@@ -1,0 +1,91 @@
+"""Fixtures shared by the template's tests: rendered variants, the local PostgreSQL, PgBouncer."""
+
+import os
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.rendering import TEMPLATE, ensure_venv
+from tests.variants import uses_pgbouncer, uses_postgresql
+
+POSTGRES = ("127.0.0.1", 5432)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The template's own runs are strict: a smoke test that cannot run fails instead of warning
+    os.environ.setdefault("TEMPLATE_STRICT", "1")
+
+
+def require_postgres() -> None:
+    try:
+        socket.create_connection(POSTGRES, timeout=3).close()
+    except OSError as error:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES[0]}:{POSTGRES[1]} ({error}); these tests need a real server. "
+            "Start it (e.g. `pg_ctlcluster 15 main start`) or run .ci/run, which does.",
+            pytrace=False,
+        )
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the hooks that cookiecutter runs as child processes."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A real PgBouncer in transaction pooling mode in front of the local PostgreSQL, for the whole run."""
+    from tests.pgbouncer import running_pgbouncer
+
+    require_postgres()
+    with running_pgbouncer(tmp_path_factory.mktemp("pgbouncer")) as port:
+        yield port
+
+
+@pytest.fixture(scope="session")
+def database_env(request: pytest.FixtureRequest) -> Callable[[dict[str, object]], dict[str, str]]:
+    """The environment a rendered project of these answers needs to reach its real database."""
+
+    def env_for(answers: dict[str, object]) -> dict[str, str]:
+        if not uses_postgresql(answers):
+            return {}
+        require_postgres()
+        if not uses_pgbouncer(answers):
+            return {}
+        port = request.getfixturevalue("pgbouncer_port")
+        return {"DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"}
+
+    return env_for
+
+
+@pytest.fixture(scope="session")
+def render_variant(
+    cookies_session, database_env: Callable[[dict[str, object]], dict[str, str]]
+) -> Callable[[str, dict[str, object]], Path]:
+    """Render a variant once per test process (with its hooks, smoke test included) and return its folder."""
+    rendered: dict[str, Path] = {}
+
+    def render(name: str, answers: dict[str, object]) -> Path:
+        if name not in rendered:
+            with environment(database_env(answers)):
+                result = cookies_session.bake(extra_context=answers, template=str(TEMPLATE))
+            assert result.exception is None, f"rendering {name} failed: {result.exception!r}"
+            assert result.exit_code == 0
+            ensure_venv(result.project_path)
+            rendered[name] = result.project_path
+        return rendered[name]
+
+    return render

@@ -1,0 +1,57 @@
+"""The one list of variants the template promises to work for.
+
+pytest parametrizes over VARIANTS; the template's CI workflow builds its matrix from `python -m tests.variants`.
+Adding a variant is one line: a pool in POOLS, a connection in CONNECTIONS, or an entry in EXTRA.
+"""
+
+import json
+import os
+import sys
+
+# database x connection mode: every choice the template offers (PgBouncer exists only for PostgreSQL)
+CONNECTIONS: dict[str, dict[str, object]] = {
+    "sqlite": {"database": "sqlite"},
+    "postgresql": {"database": "postgresql", "connection_mode": "direct"},
+    "pgbouncer": {"database": "postgresql", "connection_mode": "pgbouncer"},
+}
+
+# representative pool answers
+POOLS: dict[str, dict[str, object]] = {
+    "default-pool": {},
+    "small-pool": {"pool_size": 1, "max_overflow": 0, "pool_timeout": 5},
+    "custom-pool": {"pool_size": 7, "max_overflow": 3, "pool_recycle": -1, "pool_pre_ping": "no"},
+}
+
+# awkward but valid answers
+EXTRA: dict[str, dict[str, object]] = {
+    "sqlite-awkward-names": {"project_name": "Café Ümlaut Orders", "database": "sqlite"},
+    "postgresql-hyphenated-slug": {
+        "project_name": "Billing API",
+        "project_slug": "billing-api-v2",
+        "database": "postgresql",
+    },
+}
+
+ALL: dict[str, dict[str, object]] = {
+    f"{connection}-{pool}": {**CONNECTIONS[connection], **POOLS[pool]} for connection in CONNECTIONS for pool in POOLS
+} | EXTRA
+
+# TEMPLATE_VARIANTS=id,id narrows a run (the CI matrix runs one variant per job)
+SELECTED = [name for name in os.environ.get("TEMPLATE_VARIANTS", "").split(",") if name]
+unknown = set(SELECTED) - set(ALL)
+if unknown:
+    raise SystemExit(f"TEMPLATE_VARIANTS names unknown variants: {sorted(unknown)}; known: {sorted(ALL)}")
+VARIANTS: dict[str, dict[str, object]] = {name: ALL[name] for name in SELECTED} if SELECTED else ALL
+
+
+def uses_postgresql(answers: dict[str, object]) -> bool:
+    return answers.get("database") == "postgresql"
+
+
+def uses_pgbouncer(answers: dict[str, object]) -> bool:
+    return answers.get("connection_mode") == "pgbouncer"
+
+
+if __name__ == "__main__":
+    json.dump(sorted(ALL), sys.stdout)
+    print()
