@@ -1,4 +1,8 @@
-"""Several workers, each with its own pool: the server sees at most workers x (pool_size + max_overflow)."""
+"""Several workers, each with its own pool: the server sees at most workers x (pool_size + max_overflow).
+
+These talk to PostgreSQL directly even in the PgBouncer variant: behind PgBouncer, PgBouncer decides the number of
+server connections, and the sizing check is skipped.
+"""
 
 import asyncio
 import logging
@@ -24,6 +28,12 @@ async def admin_connection() -> asyncpg.Connection:
     return await asyncpg.connect(
         host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
     )
+
+
+def direct(database_url: str) -> str:
+    """The same database, reached directly rather than through a pooler."""
+    admin = make_url(admin_url())
+    return make_url(database_url).set(host=admin.host, port=admin.port).render_as_string(hide_password=False)
 
 
 async def server_limits() -> tuple[int, int]:
@@ -71,7 +81,8 @@ async def test_two_workers_hold_at_most_twice_their_pool(database_url: str, tmp_
     application_name = f"workers_{uuid4().hex[:8]}"
     pool_size, max_overflow = 2, 1
     env = {
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": direct(database_url),
+        "PGBOUNCER": "false",
         "APPLICATION_NAME": application_name,
         "POOL_SIZE": str(pool_size),
         "MAX_OVERFLOW": str(max_overflow),
@@ -91,7 +102,9 @@ async def test_sizing_warning_shows_the_arithmetic_when_pools_are_oversized(
 ) -> None:
     max_connections, reserved = await server_limits()
     pool_size = max_connections  # with max_overflow 5 and 2 workers this can never fit
-    settings = Settings(_env_file=None, database_url=database_url, pool_size=pool_size, max_overflow=5, workers=2)
+    settings = Settings(
+        _env_file=None, database_url=direct(database_url), pgbouncer=False, pool_size=pool_size, max_overflow=5, workers=2
+    )
     app = create_app(settings)
 
     with caplog.at_level(logging.WARNING):
@@ -109,7 +122,9 @@ async def test_sizing_warning_shows_the_arithmetic_when_pools_are_oversized(
 
 
 async def test_sizing_check_is_silent_when_pools_fit(database_url: str, caplog: pytest.LogCaptureFixture) -> None:
-    settings = Settings(_env_file=None, database_url=database_url, pool_size=2, max_overflow=1, workers=2)
+    settings = Settings(
+        _env_file=None, database_url=direct(database_url), pgbouncer=False, pool_size=2, max_overflow=1, workers=2
+    )
     app = create_app(settings)
 
     with caplog.at_level(logging.WARNING):
@@ -118,6 +133,16 @@ async def test_sizing_check_is_silent_when_pools_fit(database_url: str, caplog: 
 
     assert warning is None
     assert "pool sizing" not in caplog.text
+
+
+async def test_sizing_check_is_skipped_behind_pgbouncer(database_url: str) -> None:
+    settings = Settings(_env_file=None, database_url=database_url, pgbouncer=True, pool_size=1000, workers=8)
+    app = create_app(settings)
+
+    async with app.router.lifespan_context(app):
+        warning = await app.state.pool_sizing_check
+
+    assert warning is None
 
 
 def test_workers_setting_reads_web_concurrency(monkeypatch: pytest.MonkeyPatch) -> None:

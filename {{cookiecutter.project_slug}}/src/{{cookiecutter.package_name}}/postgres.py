@@ -97,8 +97,15 @@ async def _admin_execute(statement: str) -> None:
 
 
 async def create_database(name: str, template: str | None = None) -> None:
-    suffix = f' TEMPLATE "{template}"' if template else ""
-    await _admin_execute(f'CREATE DATABASE "{name}"{suffix}')
+    if not template:
+        await _admin_execute(f'CREATE DATABASE "{name}"')
+        return
+    # Copying needs the template to be unused; a pooler (PgBouncer) may still hold idle server connections to it
+    await _admin_execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{template}' AND pid <> pg_backend_pid()"
+    )
+    await _admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
 
 async def drop_database(name: str) -> None:
