@@ -67,7 +67,8 @@ async def load_with_peak(url: str, application_name: str) -> tuple[list[int], in
 
     sampler = asyncio.create_task(sample())
     try:
-        limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+        # a new connection per request: the workers keep accepting, so the load reaches both of them
+        limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=0)
         async with httpx.AsyncClient(limits=limits, timeout=30) as http:
             await asyncio.gather(*(client(http) for _ in range(CLIENTS)))
     finally:
@@ -103,7 +104,12 @@ async def test_sizing_warning_shows_the_arithmetic_when_pools_are_oversized(
     max_connections, reserved = await server_limits()
     pool_size = max_connections  # with max_overflow 5 and 2 workers this can never fit
     settings = Settings(
-        _env_file=None, database_url=direct(database_url), pgbouncer=False, pool_size=pool_size, max_overflow=5, workers=2
+        _env_file=None,
+        database_url=direct(database_url),
+        pgbouncer=False,
+        pool_size=pool_size,
+        max_overflow=5,
+        workers=2,
     )
     app = create_app(settings)
 
