@@ -1,7 +1,6 @@
 """A real PgBouncer for the tests: transaction pooling in front of the local PostgreSQL, on a free port.
 
-    with running_pgbouncer(tmp_path) as port:
-        url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/any_database"
+Usage: `with running_pgbouncer(tmp_path) as port:` then connect to postgresql+asyncpg://postgres@127.0.0.1:{port}/NAME.
 """
 
 import os
@@ -110,7 +109,9 @@ def running_pgbouncer(workdir: Path) -> Iterator[int]:
             while not accepts(port):
                 if time.monotonic() > deadline:
                     log = folder / "pgbouncer.log"
-                    raise RuntimeError(f"pgbouncer not accepting on port {port}:\n{log.read_text() if log.exists() else ''}")
+                    raise RuntimeError(
+                        f"pgbouncer not accepting on port {port}:\n{log.read_text() if log.exists() else ''}"
+                    )
                 time.sleep(0.05)
             yield port
         finally:
