@@ -2,7 +2,7 @@
 
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from uuid import uuid4
@@ -33,20 +33,40 @@ def connect_args(settings: Settings) -> dict[str, Any]:
 
 def prepare_engine(engine: AsyncEngine, settings: Settings) -> None:
     """Connecting needs no hook (asyncpg takes everything in connect_args); pre-ping gets a cheaper ping."""
-    if settings.pool_pre_ping and not settings.pgbouncer:
-        # The dialect's ping wraps its empty query in BEGIN ... ROLLBACK (three round trips on every checkout) so
-        # that it also works behind PgBouncer; talking to PostgreSQL directly, the query alone proves the same.
-        engine.dialect.do_ping = ping  # type: ignore[method-assign]
+    if settings.pool_pre_ping:
+        dialect = engine.dialect
+        dialect.do_ping = ping_by_beginning  # type: ignore[method-assign]
+        # Read-only and deferrable take effect at BEGIN: when one is set, end the ping's (still empty) transaction
+        # so that the next statement begins with it, as the driver already does for isolation levels
+        dialect.set_readonly = restarting(dialect.set_readonly)  # type: ignore[method-assign]
+        dialect.set_deferrable = restarting(dialect.set_deferrable)  # type: ignore[method-assign]
 
 
-def ping(dbapi_connection: Any) -> bool:
-    """One round trip on a pooled connection; False makes the pool replace it (and test the others)."""
+def ping_by_beginning(dbapi_connection: Any) -> bool:
+    """Pre-ping in one round trip by opening the transaction the checkout is for; False makes the pool replace
+    the connection (and test the others).
+
+    SQLAlchemy's asyncpg ping sends BEGIN, an empty query and ROLLBACK, and the first query then sends BEGIN
+    again: four round trips before any work. Sending that BEGIN now proves the connection alive just as well; the
+    first query finds its transaction open, and the session's ROLLBACK or COMMIT (or the pool's reset) ends it.
+    """
+    start_transaction = getattr(dbapi_connection, "_start_transaction", None)
     try:
-        await_(dbapi_connection.driver_connection.fetchrow(";"))
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
-        # an empty query only fails when the connection is broken (closed, terminated, server gone)
+        if start_transaction is None or dbapi_connection.autocommit:
+            await_(dbapi_connection.driver_connection.fetchrow(";"))
+        else:
+            await_(start_transaction())
+    except Exception:  # BEGIN or an empty query only fail on a broken connection (closed, terminated, server gone)
         return False
     return True
+
+
+def restarting(setter: Callable[[Any, bool], None]) -> Callable[[Any, bool], None]:
+    def set_then_restart(dbapi_connection: Any, value: bool) -> None:
+        dbapi_connection.rollback()
+        setter(dbapi_connection, value)
+
+    return set_then_restart
 
 
 async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: int) -> str | None:
