@@ -77,6 +77,8 @@ async def test_ping_leaves_no_transaction_open_after_a_request(direct_app: FastA
 
 
 async def test_ping_keeps_read_only_transactions_read_only(direct_app: FastAPI) -> None:
+    async with direct_app.state.engine.connect():  # opened now, so the next checkout is pinged (a fresh one is not)
+        pass
     async with direct_app.state.sessionmaker() as session:
         connection = await session.connection(execution_options={"postgresql_readonly": True})
         read_only = (await connection.execute(text("SHOW transaction_read_only"))).scalar_one()
