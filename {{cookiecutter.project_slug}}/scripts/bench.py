@@ -186,8 +186,9 @@ class ConnectionSampler:
     def __init__(self) -> None:
         self.connection: object | None = None
 
-    async def open(self) -> None:
-        if BACKEND != "postgres":
+    async def open(self, settings: Settings) -> None:
+        # Behind PgBouncer the server connections are PgBouncer's, shared by all three servers: nothing to count
+        if BACKEND != "postgres" or getattr(settings, "pgbouncer", False):
             return
         import asyncpg
         from sqlalchemy import make_url
@@ -269,7 +270,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> list[Result]:
             log_path = str(logs / f"{target.name}.log")
             extra_args = (*UVICORN_ARGS, *target.extra_args)
             servers[target] = stack.enter_context(run_server(env, log_path, app=target.app, extra_args=extra_args))
-        await sampler.open()
+        await sampler.open(settings)
         stack.push_async_callback(sampler.close)
         for clients in args.concurrency:
             for target in TARGETS:
@@ -341,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         results = runner.run(run(args, settings))
     finally:
         runner.close()
+    if getattr(settings, "pgbouncer", False):
+        print("peak conns n/a: behind PgBouncer, PgBouncer's pool decides the server connections")
     print("ratios (req/s):")
     print("\n".join(ratios(results)))
     found = problems(results, settings)
