@@ -245,12 +245,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=[16, 64, 256],
         help="comma-separated numbers of concurrent clients (default 16,64,256)",
     )
+    parser.add_argument("--rounds", type=int, default=3, help="turns each target takes per level (median kept)")
     parser.add_argument("--tool", choices=["auto", "wrk", "python"], default="auto", help="load generator")
     parser.add_argument("--quick", action="store_true", help="short run for CI: 2 s per level, 1 s warm-up")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
     if args.quick:
-        args.duration, args.warmup = 2, 1
+        args.duration, args.warmup, args.rounds = 2, 1, 1
     if args.tool == "auto":
         args.tool = "wrk" if shutil.which("wrk") else "python"
     return args
@@ -273,16 +274,36 @@ async def run(args: argparse.Namespace, settings: Settings) -> list[Result]:
         await sampler.open(settings)
         stack.push_async_callback(sampler.close)
         for clients in args.concurrency:
+            # the targets take turns, round after round, so that a burst of other work on the machine is shared out
+            rounds: dict[Target, list[Load]] = {target: [] for target in TARGETS}
+            peaks: dict[Target, list[int | None]] = {target: [] for target in TARGETS}
+            for round_ in range(args.rounds):
+                for target in TARGETS:
+                    items_url = f"{servers[target].base_url}/items"
+                    async with sampler.peak(target.application_name) as peak:
+                        if args.warmup > 0 and round_ == 0:
+                            await generate(items_url, clients, args.warmup)
+                        rounds[target].append(await generate(items_url, clients, args.duration / args.rounds))
+                    peaks[target].append(peak())
             for target in TARGETS:
-                items_url = f"{servers[target].base_url}/items"
-                async with sampler.peak(target.application_name) as peak:
-                    if args.warmup > 0:
-                        await generate(items_url, clients, args.warmup)
-                    load = await generate(items_url, clients, args.duration)
-                result = Result(target.name, clients, load.rps, load.p50_ms, load.p99_ms, load.errors, peak())
+                result = combine(target.name, clients, rounds[target], peaks[target])
                 results.append(result)
                 print(format_row(result), flush=True)
     return results
+
+
+def combine(name: str, clients: int, loads: list[Load], peaks: list[int | None]) -> Result:
+    """The median round's rate and latencies; errors of all rounds; the highest connection count seen."""
+    seen = [peak for peak in peaks if peak is not None]
+    return Result(
+        name,
+        clients,
+        statistics.median(load.rps for load in loads),
+        statistics.median(load.p50_ms for load in loads),
+        statistics.median(load.p99_ms for load in loads),
+        sum(load.errors for load in loads),
+        max(seen) if seen else None,
+    )
 
 
 def format_row(result: Result) -> str:
@@ -332,8 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     print(
         f"backend {settings.masked_database_url.split('://')[0]}, pool {settings.pool_size}+{settings.max_overflow}, "
-        f"pre-ping {settings.pool_pre_ping}, load {args.tool}, {args.duration:g} s per level "
-        f"(+{args.warmup:g} s warm-up), uvicorn {' '.join(UVICORN_ARGS)}, 1 worker each",
+        f"pre-ping {settings.pool_pre_ping}, load {args.tool}, {args.duration:g} s per level and target "
+        f"in {args.rounds} round(s) (+{args.warmup:g} s warm-up), uvicorn {' '.join(UVICORN_ARGS)}, 1 worker each",
         flush=True,
     )
     print(HEADER, flush=True)
