@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from {{ cookiecutter.package_name }}.api import health, items, notes
-from {{ cookiecutter.package_name }}.db import SessionMiddleware, build_engine, build_sessionmaker, check_pool_sizing
+from {{ cookiecutter.package_name }}.db import build_engine, build_sessionmaker, check_pool_sizing
 from {{ cookiecutter.package_name }}.errors import add_database_error_handlers
 from {{ cookiecutter.package_name }}.metrics import install_metrics
 from {{ cookiecutter.package_name }}.secrets import install_log_masking
@@ -38,7 +38,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     add_database_error_handlers(app)
     install_metrics(app)
-    app.add_middleware(SessionMiddleware)
     for module in (items, notes, health):
         app.include_router(module.router)
     return app
