@@ -80,6 +80,7 @@ class Result:
     p99_ms: float
     errors: int
     peak_connections: int | None
+    opened_connections: int | None
 
 
 # --- load generators -----------------------------------------------------------------------------------------------
@@ -203,23 +204,27 @@ class ConnectionSampler:
             await self.connection.close()  # type: ignore[attr-defined]
 
     @asynccontextmanager
-    async def peak(self, application_name: str) -> AsyncIterator[Callable[[], int | None]]:
-        """Yields a function returning the highest count seen so far (None when the database has no such view)."""
+    async def peak(self, application_name: str) -> AsyncIterator[Callable[[], tuple[int, int] | None]]:
+        """Yields a function returning the highest number of connections seen at once and the number of distinct
+        server processes seen (connections opened), or None without PostgreSQL."""
         if self.connection is None:
             yield lambda: None
             return
         highest = 0
+        seen: set[int] = set()
 
         async def sample() -> None:
             nonlocal highest
-            query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"
+            query = "SELECT pid FROM pg_stat_activity WHERE application_name = $1"
             while True:
-                highest = max(highest, await self.connection.fetchval(query, application_name))  # type: ignore[attr-defined]
+                pids = [row[0] for row in await self.connection.fetch(query, application_name)]  # type: ignore[attr-defined]
+                highest = max(highest, len(pids))
+                seen.update(pids)
                 await asyncio.sleep(SAMPLE_INTERVAL_SECONDS)
 
         task = asyncio.create_task(sample())
         try:
-            yield lambda: highest
+            yield lambda: (highest, len(seen))
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -276,7 +281,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> list[Result]:
         for clients in args.concurrency:
             # the targets take turns, round after round, so that a burst of other work on the machine is shared out
             rounds: dict[Target, list[Load]] = {target: [] for target in TARGETS}
-            peaks: dict[Target, list[int | None]] = {target: [] for target in TARGETS}
+            peaks: dict[Target, list[tuple[int, int] | None]] = {target: [] for target in TARGETS}
             for round_ in range(args.rounds):
                 for target in TARGETS:
                     items_url = f"{servers[target].base_url}/items"
@@ -292,8 +297,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> list[Result]:
     return results
 
 
-def combine(name: str, clients: int, loads: list[Load], peaks: list[int | None]) -> Result:
-    """The median round's rate and latencies; errors of all rounds; the highest connection count seen."""
+def combine(name: str, clients: int, loads: list[Load], peaks: list[tuple[int, int] | None]) -> Result:
+    """The median round's rate and latencies; errors of all rounds; the highest connection counts seen."""
     seen = [peak for peak in peaks if peak is not None]
     return Result(
         name,
@@ -302,19 +307,24 @@ def combine(name: str, clients: int, loads: list[Load], peaks: list[int | None])
         statistics.median(load.p50_ms for load in loads),
         statistics.median(load.p99_ms for load in loads),
         sum(load.errors for load in loads),
-        max(seen) if seen else None,
+        max(peak for peak, _ in seen) if seen else None,
+        max(opened for _, opened in seen) if seen else None,
     )
 
 
 def format_row(result: Result) -> str:
     peak = "n/a" if result.peak_connections is None else str(result.peak_connections)
+    opened = "n/a" if result.opened_connections is None else str(result.opened_connections)
     return (
         f"{result.clients:>7}  {result.target:<9} {result.rps:>9.0f} {result.p50_ms:>9.2f} {result.p99_ms:>9.2f}"
-        f" {result.errors:>7} {peak:>11}"
+        f" {result.errors:>7} {peak:>11} {opened:>8}"
     )
 
 
-HEADER = f"{'clients':>7}  {'target':<9} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7} {'peak conns':>11}"
+HEADER = (
+    f"{'clients':>7}  {'target':<9} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7} {'peak conns':>11}"
+    f" {'opened':>8}"
+)
 
 
 def ratios(results: list[Result]) -> list[str]:
@@ -365,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         runner.close()
     if getattr(settings, "pgbouncer", False):
         print("peak conns n/a: behind PgBouncer, PgBouncer's pool decides the server connections")
+    print("opened: distinct server connections seen in a round (more than peak: connections were closed and reopened)")
     print("ratios (req/s):")
     print("\n".join(ratios(results)))
     found = problems(results, settings)
