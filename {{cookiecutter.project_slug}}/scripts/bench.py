@@ -375,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         runner.close()
     if getattr(settings, "pgbouncer", False):
         print("peak conns n/a: behind PgBouncer, PgBouncer's pool decides the server connections")
-    print("opened: distinct server connections seen in a round (more than peak: connections were closed and reopened)")
+    if any(result.opened_connections is not None for result in results):
+        print("opened: distinct server connections seen in a round (above peak: connections were closed and reopened)")
     print("ratios (req/s):")
     print("\n".join(ratios(results)))
     found = problems(results, settings)
