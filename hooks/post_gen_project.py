@@ -43,6 +43,8 @@ ONLY_FOR: dict[str, str] = {  # file (relative to the project, {package} = packa
     "docs/postgres.md": "postgresql",
     "tests/test_postgres_pool.py": "postgresql",
     "tests/test_postgres_faults.py": "postgresql",
+    "tests/test_postgres_workers.py": "postgresql",
+    "tests/test_postgres_ping.py": "postgresql",
 }
 
 SKIP_SMOKE = "TEMPLATE_SKIP_SMOKE"

@@ -7,6 +7,7 @@ import asyncpg
 import httpx
 from sqlalchemy import make_url
 
+from {{ cookiecutter.package_name }}.postgres import admin_url
 from {{ cookiecutter.package_name }}.server import run_server
 
 POOL_SIZE, MAX_OVERFLOW = 2, 1
@@ -36,7 +37,7 @@ async def test_load_never_opens_more_than_pool_size_plus_overflow(database_url: 
 
         async def sample() -> None:
             nonlocal peak
-            monitor = await connect(database_url)
+            monitor = await connect(admin_url())  # directly: a pooler in between cannot run cached statements
             try:
                 while not done.is_set():
                     peak = max(peak, await monitor.fetchval(COUNT_CONNECTIONS, application_name))

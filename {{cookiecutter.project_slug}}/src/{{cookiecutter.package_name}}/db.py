@@ -1,5 +1,9 @@
 """The engine, its connection pool and the per-request session."""
 
+<<<<<<< HEAD
+=======
+import asyncio
+>>>>>>> perf
 import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -12,6 +16,11 @@ from {{ cookiecutter.package_name }}.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+<<<<<<< HEAD
+=======
+SIZING_CHECK_TIMEOUT_SECONDS = 10
+
+>>>>>>> perf
 
 def build_engine(settings: Settings) -> AsyncEngine:
     """An engine whose pool is sized and tuned by the settings; no connection is opened yet."""
@@ -59,6 +68,17 @@ async def release_session(session: AsyncSession) -> None:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def check_pool_sizing(engine: AsyncEngine, settings: Settings) -> str | None:
+    """The start-up sizing warning (logged by the backend), or None; never raises, so a database that is
+    down at start-up delays nothing: /health/ready reports it."""
+    try:
+        async with asyncio.timeout(SIZING_CHECK_TIMEOUT_SECONDS):
+            return await backend.check_pool_sizing(engine, settings, settings.workers)
+    except Exception as exc:  # any failure only means "not checked"
+        logger.info("pool sizing not checked, the database did not answer: %s", type(exc).__name__)
+        return None
 
 
 def describe_pool(engine: AsyncEngine) -> dict[str, object]:

@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from {{ cookiecutter.package_name }}.metrics import record_pool_timeout
+
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 1
@@ -34,6 +36,7 @@ def is_connection_failure(exc: BaseException) -> bool:
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """503 + Retry-After for an exhausted pool or an unreachable database; anything else stays a 500."""
     if isinstance(exc, PoolTimeoutError):
+        record_pool_timeout(request.app)
         reason = BUSY
     elif is_connection_failure(exc):
         reason = UNAVAILABLE

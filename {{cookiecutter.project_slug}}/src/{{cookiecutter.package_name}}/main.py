@@ -1,13 +1,15 @@
 """The application: create_app() builds it, lifespan owns the engine."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from {{ cookiecutter.package_name }}.api import health, items, notes
-from {{ cookiecutter.package_name }}.db import build_engine, build_sessionmaker
+from {{ cookiecutter.package_name }}.db import build_engine, build_sessionmaker, check_pool_sizing
 from {{ cookiecutter.package_name }}.errors import add_error_handlers
+from {{ cookiecutter.package_name }}.metrics import install_metrics
 from {{ cookiecutter.package_name }}.secrets import install_log_masking
 from {{ cookiecutter.package_name }}.settings import APP_NAME, Settings, get_settings
 
@@ -20,9 +22,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = build_engine(settings)
     app.state.engine = engine
     app.state.sessionmaker = build_sessionmaker(engine)
+    # in the background: start-up neither waits for the database nor fails when it is down
+    app.state.pool_sizing_check = asyncio.create_task(check_pool_sizing(engine, settings))
     try:
         yield
     finally:
+        app.state.pool_sizing_check.cancel()
+        await asyncio.gather(app.state.pool_sizing_check, return_exceptions=True)
         await engine.dispose()
 
 
@@ -31,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title=settings.app_name if settings else APP_NAME, lifespan=lifespan)
     app.state.settings = settings
     add_error_handlers(app)
+    install_metrics(app)
     for module in (items, notes, health):
         app.include_router(module.router)
     return app

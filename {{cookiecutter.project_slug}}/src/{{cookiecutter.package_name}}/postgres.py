@@ -2,14 +2,16 @@
 
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from uuid import uuid4
 
 import asyncpg
 from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+from sqlalchemy.util import await_
 
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -30,14 +32,55 @@ def connect_args(settings: Settings) -> dict[str, Any]:
 
 
 def prepare_engine(engine: AsyncEngine, settings: Settings) -> None:
-    """Nothing to hook per connection: asyncpg takes everything in connect_args."""
+    """Connecting needs no hook (asyncpg takes everything in connect_args); pre-ping gets a cheaper ping."""
+    if settings.pool_pre_ping:
+        dialect = engine.dialect
+        dialect.do_ping = ping_by_beginning  # type: ignore[method-assign]
+        # Read-only and deferrable take effect at BEGIN: when one is set, end the ping's (still empty) transaction
+        # so that the next statement begins with it, as the driver already does for isolation levels
+        dialect.set_readonly = restarting(dialect.set_readonly)  # type: ignore[method-assign]
+        dialect.set_deferrable = restarting(dialect.set_deferrable)  # type: ignore[method-assign]
+
+
+def ping_by_beginning(dbapi_connection: Any) -> bool:
+    """Pre-ping in one round trip by opening the transaction the checkout is for; False makes the pool replace
+    the connection (and test the others).
+
+    SQLAlchemy's asyncpg ping sends BEGIN, an empty query and ROLLBACK, and the first query then sends BEGIN
+    again: four round trips before any work. Sending that BEGIN now proves the connection alive just as well; the
+    first query finds its transaction open, and the session's ROLLBACK or COMMIT (or the pool's reset) ends it.
+    """
+    start_transaction = getattr(dbapi_connection, "_start_transaction", None)
+    try:
+        if start_transaction is None or dbapi_connection.autocommit:
+            await_(dbapi_connection.driver_connection.fetchrow(";"))
+        else:
+            await_(start_transaction())
+    except Exception:  # BEGIN or an empty query only fail on a broken connection (closed, terminated, server gone)
+        return False
+    return True
+
+
+def restarting(setter: Callable[[Any, bool], None]) -> Callable[[Any, bool], None]:
+    def set_then_restart(dbapi_connection: Any, value: bool) -> None:
+        dbapi_connection.rollback()
+        setter(dbapi_connection, value)
+
+    return set_then_restart
 
 
 async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: int) -> str | None:
     """A warning when every worker's full pool would not fit in the server's connection slots."""
-    async with engine.connect() as connection:
-        max_connections = int((await connection.execute(text("SHOW max_connections"))).scalar_one())
-        reserved = int((await connection.execute(text("SHOW superuser_reserved_connections"))).scalar_one())
+    if settings.pgbouncer:
+        return None  # PgBouncer, not the pools, decides how many server connections there are
+    # a connection of its own, outside the pool, so the pool's numbers stay the application's
+    probe = create_async_engine(engine.url, poolclass=NullPool, connect_args=connect_args(settings))
+    try:
+        async with probe.connect() as connection:
+            max_connections = int((await connection.execute(text("SHOW max_connections"))).scalar_one())
+            reserved = int((await connection.execute(text("SHOW superuser_reserved_connections"))).scalar_one())
+    finally:
+        await probe.dispose()
     available = max_connections - reserved
     per_worker = settings.pool_size + settings.max_overflow
     needed = workers * per_worker
@@ -74,8 +117,15 @@ async def _admin_execute(statement: str) -> None:
 
 
 async def create_database(name: str, template: str | None = None) -> None:
-    suffix = f' TEMPLATE "{template}"' if template else ""
-    await _admin_execute(f'CREATE DATABASE "{name}"{suffix}')
+    if not template:
+        await _admin_execute(f'CREATE DATABASE "{name}"')
+        return
+    # Copying needs the template to be unused; a pooler (PgBouncer) may still hold idle server connections to it
+    await _admin_execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{template}' AND pid <> pg_backend_pid()"
+    )
+    await _admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
 
 async def drop_database(name: str) -> None:

@@ -3,7 +3,7 @@
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError, field_validator
+from pydantic import AliasChoices, Field, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     pool_timeout: PositiveFloat = {{ cookiecutter.pool_timeout }}
     pool_recycle: Annotated[int, Field(ge=-1)] = {{ cookiecutter.pool_recycle }}
     pool_pre_ping: bool = {{ cookiecutter.__pool_pre_ping }}
+    # Processes each holding a pool (WORKERS, or WEB_CONCURRENCY which `uvicorn --workers` also reads by default)
+    workers: PositiveInt = Field(1, validation_alias=AliasChoices("workers", "web_concurrency"))
 {%- if cookiecutter.database == "postgresql" %}
     # application_name lets operators (and tests) find this service's connections in pg_stat_activity
     application_name: Annotated[str, Field(min_length=1, max_length=63)] = "{{ cookiecutter.package_name }}"

@@ -32,6 +32,11 @@ def prepare_engine(engine: AsyncEngine, settings: Settings) -> None:
         cursor.close()
 
 
+async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: int) -> str | None:
+    """Nothing to check: SQLite has no server-side connection limit."""
+    return None
+
+
 @asynccontextmanager
 async def scratch_database(app_url: str, template: str | None = None) -> AsyncIterator[str]:
     """A new database file in a temporary folder (a copy of template's file if given); removed on exit."""

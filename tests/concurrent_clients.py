@@ -1,0 +1,61 @@
+"""Run inside a rendered project's venv: many concurrent clients on /items and /notes of a real server.
+
+    .venv/bin/python concurrent_clients.py PACKAGE CLIENTS ROUNDS
+
+Starts the service (its own server.run_server) on a throwaway, migrated database on DATABASE_URL's server and
+prints one JSON line: {"statuses": {"200": n, ...}, "errors": [...]}. Each client creates a note, reads it,
+lists notes and reads /items, ROUNDS times.
+"""
+
+import asyncio
+import importlib
+import json
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import httpx
+from alembic import command
+from alembic.config import Config
+
+
+async def main(package: str, clients: int, rounds: int) -> None:
+    backend_name = "postgres" if importlib.util.find_spec(f"{package}.postgres") else "sqlite"
+    backend = importlib.import_module(f"{package}.{backend_name}")
+    server = importlib.import_module(f"{package}.server")
+    settings = importlib.import_module(f"{package}.settings").Settings(_env_file=None)
+    statuses: Counter[int] = Counter()
+    errors: list[str] = []
+    async with backend.scratch_database(settings.database_url) as url:
+        config = Config("alembic.ini")
+        config.attributes["database_url"] = url
+        config.attributes["configure_logging"] = False
+        await asyncio.to_thread(command.upgrade, config, "head")
+        with (
+            tempfile.TemporaryDirectory() as logs,
+            server.run_server({"DATABASE_URL": url}, f"{logs}/server.log") as app,
+        ):
+
+            async def client(number: int, http: httpx.AsyncClient) -> None:
+                for round_ in range(rounds):
+                    try:
+                        created = await http.post("/notes", json={"title": f"client {number} round {round_}"})
+                        statuses[created.status_code] += 1
+                        if created.status_code == 201:
+                            statuses[(await http.get(f"/notes/{created.json()['id']}")).status_code] += 1
+                        statuses[(await http.get("/notes", params={"limit": 5})).status_code] += 1
+                        statuses[(await http.get("/items")).status_code] += 1
+                    except httpx.HTTPError as error:
+                        errors.append(f"{type(error).__name__}: {error}")
+
+            limits = httpx.Limits(max_connections=clients)
+            async with httpx.AsyncClient(base_url=app.base_url, limits=limits, timeout=60) as http:
+                await asyncio.gather(*(client(number, http) for number in range(clients)))
+            if Path(f"{logs}/server.log").read_text().count("Traceback"):
+                errors.append("tracebacks in the server log")
+    print(json.dumps({"statuses": {str(code): count for code, count in statuses.items()}, "errors": errors}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))

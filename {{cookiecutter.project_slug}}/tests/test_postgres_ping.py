@@ -1,0 +1,90 @@
+"""The one-round-trip pre-ping (BEGIN at checkout) keeps what pre-ping promises and what a transaction promises."""
+
+from collections.abc import AsyncIterator
+from uuid import uuid4
+
+import asyncpg
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import make_url, text
+from sqlalchemy.exc import DBAPIError
+
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.postgres import admin_url
+from {{ cookiecutter.package_name }}.settings import Settings
+
+
+async def admin_execute(query: str, *args: object) -> list[asyncpg.Record]:
+    url = make_url(admin_url())
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
+    )
+    try:
+        return await connection.fetch(query, *args)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def direct_app(database_url: str) -> AsyncIterator[FastAPI]:
+    """One pooled connection straight to PostgreSQL (not through a pooler), with a name to find it by."""
+    admin = make_url(admin_url())
+    url = make_url(database_url).set(host=admin.host, port=admin.port).render_as_string(hide_password=False)
+    settings = Settings(
+        _env_file=None,
+        database_url=url,
+        pgbouncer=False,
+        pool_size=1,
+        max_overflow=0,
+        pool_pre_ping=True,
+        application_name=f"ping_{uuid4().hex[:8]}",
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+async def server_states(app: FastAPI) -> list[str]:
+    rows = await admin_execute(
+        "SELECT state FROM pg_stat_activity WHERE application_name = $1", app.state.settings.application_name
+    )
+    return [row["state"] for row in rows]
+
+
+async def test_ping_replaces_a_connection_the_server_terminated(direct_app: FastAPI) -> None:
+    async with AsyncClient(transport=ASGITransport(app=direct_app), base_url="http://t") as client:
+        assert (await client.get("/items")).status_code == 200
+        terminated = await admin_execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            direct_app.state.settings.application_name,
+        )
+        response = await client.get("/items")
+
+    assert [row[0] for row in terminated] == [True]
+    assert response.status_code == 200
+    assert response.json() == {"number": 1}
+
+
+async def test_ping_leaves_no_transaction_open_after_a_request(direct_app: FastAPI) -> None:
+    async with AsyncClient(transport=ASGITransport(app=direct_app), base_url="http://t") as client:
+        assert (await client.get("/items")).status_code == 200
+        async with direct_app.state.engine.connect():  # checked out and returned without a statement
+            pass
+
+    assert await server_states(direct_app) == ["idle"]
+    assert direct_app.state.engine.pool.checkedout() == 0
+
+
+async def test_ping_keeps_read_only_transactions_read_only(direct_app: FastAPI) -> None:
+    async with direct_app.state.engine.connect():  # opened now, so the next checkout is pinged (a fresh one is not)
+        pass
+    async with direct_app.state.sessionmaker() as session:
+        connection = await session.connection(execution_options={"postgresql_readonly": True})
+        read_only = (await connection.execute(text("SHOW transaction_read_only"))).scalar_one()
+        with pytest.raises(DBAPIError, match="read-only transaction"):
+            await connection.execute(text("CREATE TABLE never_made (id int)"))
+
+    assert read_only == "on"
+    async with direct_app.state.sessionmaker() as session:  # the next checkout is read-write again
+        assert (await session.execute(text("SHOW transaction_read_only"))).scalar_one() == "off"

@@ -1,0 +1,173 @@
+"""Several workers, each with its own pool: the server sees at most workers x (pool_size + max_overflow).
+
+These talk to PostgreSQL directly even in the PgBouncer variant: behind PgBouncer, PgBouncer decides the number of
+server connections, and the sizing check is skipped.
+"""
+
+import asyncio
+import logging
+from pathlib import Path
+from uuid import uuid4
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import make_url
+
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.postgres import admin_url
+from {{ cookiecutter.package_name }}.server import run_server
+from {{ cookiecutter.package_name }}.settings import Settings
+
+LOAD_SECONDS = 3
+CLIENTS = 64
+
+
+async def admin_connection() -> asyncpg.Connection:
+    url = make_url(admin_url())
+    return await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
+    )
+
+
+def direct(database_url: str) -> str:
+    """The same database, reached directly rather than through a pooler."""
+    admin = make_url(admin_url())
+    return make_url(database_url).set(host=admin.host, port=admin.port).render_as_string(hide_password=False)
+
+
+async def server_limits() -> tuple[int, int]:
+    connection = await admin_connection()
+    try:
+        max_connections = int(await connection.fetchval("SHOW max_connections"))
+        reserved = int(await connection.fetchval("SHOW superuser_reserved_connections"))
+    finally:
+        await connection.close()
+    return max_connections, reserved
+
+
+async def load_with_peak(url: str, application_name: str) -> tuple[list[int], int]:
+    """GET /items from CLIENTS concurrent clients for LOAD_SECONDS; the statuses and the peak number of server
+    connections with this application_name seen meanwhile."""
+    monitor = await admin_connection()
+    peak = 0
+    statuses: list[int] = []
+    deadline = asyncio.get_running_loop().time() + LOAD_SECONDS
+
+    async def sample() -> None:
+        nonlocal peak
+        query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"
+        while True:
+            peak = max(peak, await monitor.fetchval(query, application_name))
+            await asyncio.sleep(0.05)
+
+    async def client(http: httpx.AsyncClient) -> None:
+        while asyncio.get_running_loop().time() < deadline:
+            statuses.append((await http.get(url)).status_code)
+
+    sampler = asyncio.create_task(sample())
+    try:
+        # a new connection per request: the workers keep accepting, so the load reaches both of them
+        limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=0)
+        async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+            await asyncio.gather(*(client(http) for _ in range(CLIENTS)))
+    finally:
+        sampler.cancel()
+        await asyncio.gather(sampler, return_exceptions=True)
+        await monitor.close()
+    return statuses, peak
+
+
+async def test_two_workers_hold_at_most_twice_their_pool(database_url: str, tmp_path: Path) -> None:
+    application_name = f"workers_{uuid4().hex[:8]}"
+    pool_size, max_overflow = 2, 1
+    env = {
+        "DATABASE_URL": direct(database_url),
+        "PGBOUNCER": "false",
+        "APPLICATION_NAME": application_name,
+        "POOL_SIZE": str(pool_size),
+        "MAX_OVERFLOW": str(max_overflow),
+        "WEB_CONCURRENCY": "2",
+    }
+    with run_server(env, str(tmp_path / "server.log"), extra_args=("--workers", "2")) as server:
+        statuses, peak = await load_with_peak(f"{server.base_url}/items", application_name)
+
+    per_worker = pool_size + max_overflow
+    assert set(statuses) == {200}
+    assert per_worker < peak <= 2 * per_worker, f"peak {peak} server connections"
+    assert server.output().count("Application startup complete") == 2
+
+
+async def test_sizing_warning_shows_the_arithmetic_when_pools_are_oversized(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    max_connections, reserved = await server_limits()
+    pool_size = max_connections  # with max_overflow 5 and 2 workers this can never fit
+    settings = Settings(
+        _env_file=None,
+        database_url=direct(database_url),
+        pgbouncer=False,
+        pool_size=pool_size,
+        max_overflow=5,
+        workers=2,
+    )
+    app = create_app(settings)
+
+    with caplog.at_level(logging.WARNING):
+        async with app.router.lifespan_context(app):
+            warning = await app.state.pool_sizing_check
+
+    needed = 2 * (pool_size + 5)
+    expected = (
+        f"2 worker(s) x (pool_size {pool_size} + max_overflow 5) = {needed} connections, but the server offers "
+        f"max_connections {max_connections} - superuser_reserved_connections {reserved} = {max_connections - reserved}"
+    )
+    assert warning is not None
+    assert expected in warning
+    assert expected in caplog.text
+
+
+async def test_sizing_check_is_silent_when_pools_fit(database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    settings = Settings(
+        _env_file=None, database_url=direct(database_url), pgbouncer=False, pool_size=2, max_overflow=1, workers=2
+    )
+    app = create_app(settings)
+
+    with caplog.at_level(logging.WARNING):
+        async with app.router.lifespan_context(app):
+            warning = await app.state.pool_sizing_check
+
+    assert warning is None
+    assert "pool sizing" not in caplog.text
+
+
+async def test_sizing_check_is_skipped_behind_pgbouncer(database_url: str) -> None:
+    settings = Settings(_env_file=None, database_url=database_url, pgbouncer=True, pool_size=1000, workers=8)
+    app = create_app(settings)
+
+    async with app.router.lifespan_context(app):
+        warning = await app.state.pool_sizing_check
+
+    assert warning is None
+
+
+def test_workers_setting_reads_web_concurrency(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    assert Settings(_env_file=None).workers == 3
+    monkeypatch.setenv("WORKERS", "4")
+    assert Settings(_env_file=None).workers == 4
+
+
+async def test_start_up_survives_an_unreachable_database_during_the_sizing_check() -> None:
+    unreachable = "postgresql+asyncpg://postgres@127.0.0.1:1/nothing"
+    app = create_app(Settings(_env_file=None, database_url=unreachable, workers=8))
+
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        warning = await app.state.pool_sizing_check
+        live = await client.get("/health/live")
+
+    assert warning is None
+    assert live.status_code == 200
