@@ -1,9 +1,6 @@
 """The engine, its connection pool and the per-request session."""
 
-<<<<<<< HEAD
-=======
 import asyncio
->>>>>>> perf
 import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -16,11 +13,8 @@ from {{ cookiecutter.package_name }}.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-<<<<<<< HEAD
-=======
 SIZING_CHECK_TIMEOUT_SECONDS = 10
 
->>>>>>> perf
 
 def build_engine(settings: Settings) -> AsyncEngine:
     """An engine whose pool is sized and tuned by the settings; no connection is opened yet."""
