@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Query
+from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -113,3 +114,17 @@ def wait_until_holding(server: Server, count: int = 1, timeout: float = 10) -> N
         if time.monotonic() > deadline:
             raise AssertionError(f"no /slow request held a connection within {timeout} s")
         time.sleep(0.02)
+
+
+async def send_flaky_requests(app: FastAPI, count: int = 1000, concurrency: int = 10) -> list[int]:
+    """Statuses of `count` requests to /flaky/{n}, where every FAIL_EVERY-th one raises after using its session."""
+    add_fault_routes(app)
+    limit = asyncio.Semaphore(concurrency)
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with AsyncClient(transport=transport, base_url="http://test") as client:
+
+        async def one(n: int) -> int:
+            async with limit:
+                return (await client.post(f"/flaky/{n}")).status_code
+
+        return await asyncio.gather(*(one(n) for n in range(1, count + 1)))

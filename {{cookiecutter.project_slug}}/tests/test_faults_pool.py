@@ -1,16 +1,14 @@
 """The pool under faults: exhausted pools answer 503 quickly, failing requests leak no connection."""
 
-import asyncio
 import json
 from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient
 
 from {{ cookiecutter.package_name }}.errors import BUSY
 from {{ cookiecutter.package_name }}.server import request
 from tests.load import Outcome, fire, get, timed
-from tests.slowapp import FAIL_EVERY, add_fault_routes, run_slow_server, wait_until_holding
+from tests.slowapp import FAIL_EVERY, run_slow_server, send_flaky_requests, wait_until_holding
 
 POOL_TIMEOUT = 1
 ONE_CONNECTION = {"POOL_SIZE": "1", "MAX_OVERFLOW": "0", "POOL_TIMEOUT": str(POOL_TIMEOUT)}
@@ -40,16 +38,7 @@ def test_pool_exhaustion_answers_503_within_the_pool_timeout(database_url: str, 
 
 
 async def test_failing_requests_leave_no_connection_checked_out(app: FastAPI) -> None:
-    add_fault_routes(app)
-    limit = asyncio.Semaphore(10)
-    transport = ASGITransport(app=app, raise_app_exceptions=False)
-    async with AsyncClient(transport=transport, base_url="http://test") as client:
-
-        async def one(n: int) -> int:
-            async with limit:
-                return (await client.post(f"/flaky/{n}")).status_code
-
-        statuses = await asyncio.gather(*(one(n) for n in range(1, 1001)))
+    statuses = await send_flaky_requests(app)
 
     left = app.state.engine.pool.checkedout()
     print(f"after 1000 requests ({statuses.count(500)} failed on purpose): {left} connection(s) checked out")

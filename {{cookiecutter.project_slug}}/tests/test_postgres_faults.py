@@ -25,7 +25,6 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
-from httpx import ASGITransport, AsyncClient
 from sqlalchemy import make_url
 
 from {{ cookiecutter.package_name }}.main import create_app
@@ -33,7 +32,7 @@ from {{ cookiecutter.package_name }}.postgres import admin_url
 from {{ cookiecutter.package_name }}.server import request
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.load import Outcome, get, post_json, timed
-from tests.slowapp import FAIL_EVERY, add_fault_routes, run_slow_server, wait_until_holding
+from tests.slowapp import FAIL_EVERY, run_slow_server, send_flaky_requests, wait_until_holding
 
 PASSWORD = "Fault-pw-7Qx2"  # the throwaway cluster's password; must never show up in output
 
@@ -253,16 +252,7 @@ async def test_failing_requests_leave_no_idle_transaction(database_url: str) -> 
     name = unique_application_name()
     app = create_app(Settings(_env_file=None, database_url=database_url, application_name=name))
     async with app.router.lifespan_context(app):
-        add_fault_routes(app)
-        limit = asyncio.Semaphore(10)
-        transport = ASGITransport(app=app, raise_app_exceptions=False)
-        async with AsyncClient(transport=transport, base_url="http://test") as client:
-
-            async def one(n: int) -> int:
-                async with limit:
-                    return (await client.post(f"/flaky/{n}")).status_code
-
-            statuses = await asyncio.gather(*(one(n) for n in range(1, 1001)))
+        statuses = await send_flaky_requests(app)
         checked_out = app.state.engine.pool.checkedout()
         states = [row["state"] for row in await _fetch(BACKEND_STATES, name)]
 
