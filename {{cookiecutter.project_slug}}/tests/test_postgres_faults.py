@@ -25,13 +25,12 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
-from sqlalchemy import make_url
 
 from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.postgres import admin_url
 from {{ cookiecutter.package_name }}.server import request
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.load import Outcome, get, post_json, timed
+from tests.postgres_admin import admin_fetch, direct_url
 from tests.slowapp import FAIL_EVERY, run_slow_server, send_flaky_requests, wait_until_holding
 
 PASSWORD = "Fault-pw-7Qx2"  # the throwaway cluster's password; must never show up in output
@@ -41,28 +40,17 @@ def unique_application_name() -> str:
     return f"faults-{uuid4().hex[:12]}"
 
 
-async def _fetch(sql: str, *args: object) -> list[asyncpg.Record]:
-    url = make_url(admin_url())
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database, timeout=5
-    )
-    try:
-        return await connection.fetch(sql, *args)
-    finally:
-        await connection.close()
-
-
 BACKEND_STATES = "SELECT pid, state FROM pg_stat_activity WHERE application_name = $1"
 
 
 def app_backends(application_name: str) -> list[asyncpg.Record]:
     """The app's server connections on the shared server: pid and state."""
-    return asyncio.run(_fetch(BACKEND_STATES, application_name))
+    return asyncio.run(admin_fetch(BACKEND_STATES, application_name))
 
 
 def terminate_backends(application_name: str) -> int:
     sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1"
-    return len(asyncio.run(_fetch(sql, application_name)))
+    return len(asyncio.run(admin_fetch(sql, application_name)))
 
 
 def wait_until(condition, timeout: float, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -254,7 +242,7 @@ async def test_failing_requests_leave_no_idle_transaction(database_url: str) -> 
     async with app.router.lifespan_context(app):
         statuses = await send_flaky_requests(app)
         checked_out = app.state.engine.pool.checkedout()
-        states = [row["state"] for row in await _fetch(BACKEND_STATES, name)]
+        states = [row["state"] for row in await admin_fetch(BACKEND_STATES, name)]
 
     print(f"after 1000 requests: {checked_out} checked out, server sessions {sorted(states)}")
     assert statuses.count(500) == 1000 // FAIL_EVERY
@@ -266,7 +254,8 @@ async def test_failing_requests_leave_no_idle_transaction(database_url: str) -> 
 
 def test_sigterm_leaves_no_connection_of_the_app(database_url: str, tmp_path) -> None:
     name = unique_application_name()
-    env = {"DATABASE_URL": database_url, "APPLICATION_NAME": name}
+    # directly: behind PgBouncer, the server connections are PgBouncer's and rightly outlive the app
+    env = {"DATABASE_URL": direct_url(database_url), "APPLICATION_NAME": name, "PGBOUNCER": "false"}
     with run_slow_server(env, str(tmp_path / "server.log")) as server, ThreadPoolExecutor(4) as pool:
         for reply in pool.map(lambda _: request(f"{server.base_url}/items"), range(8)):
             assert reply.status == 200

@@ -3,37 +3,23 @@
 from collections.abc import AsyncIterator
 from uuid import uuid4
 
-import asyncpg
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import make_url, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.postgres import admin_url
 from {{ cookiecutter.package_name }}.settings import Settings
-
-
-async def admin_execute(query: str, *args: object) -> list[asyncpg.Record]:
-    url = make_url(admin_url())
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
-    )
-    try:
-        return await connection.fetch(query, *args)
-    finally:
-        await connection.close()
+from tests.postgres_admin import admin_fetch, direct_url
 
 
 @pytest.fixture
 async def direct_app(database_url: str) -> AsyncIterator[FastAPI]:
     """One pooled connection straight to PostgreSQL (not through a pooler), with a name to find it by."""
-    admin = make_url(admin_url())
-    url = make_url(database_url).set(host=admin.host, port=admin.port).render_as_string(hide_password=False)
     settings = Settings(
         _env_file=None,
-        database_url=url,
+        database_url=direct_url(database_url),
         pgbouncer=False,
         pool_size=1,
         max_overflow=0,
@@ -46,7 +32,7 @@ async def direct_app(database_url: str) -> AsyncIterator[FastAPI]:
 
 
 async def server_states(app: FastAPI) -> list[str]:
-    rows = await admin_execute(
+    rows = await admin_fetch(
         "SELECT state FROM pg_stat_activity WHERE application_name = $1", app.state.settings.application_name
     )
     return [row["state"] for row in rows]
@@ -55,7 +41,7 @@ async def server_states(app: FastAPI) -> list[str]:
 async def test_ping_replaces_a_connection_the_server_terminated(direct_app: FastAPI) -> None:
     async with AsyncClient(transport=ASGITransport(app=direct_app), base_url="http://t") as client:
         assert (await client.get("/items")).status_code == 200
-        terminated = await admin_execute(
+        terminated = await admin_fetch(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
             direct_app.state.settings.application_name,
         )

@@ -3,23 +3,14 @@
 import asyncio
 from uuid import uuid4
 
-import asyncpg
 import httpx
-from sqlalchemy import make_url
 
-from {{ cookiecutter.package_name }}.postgres import admin_url
 from {{ cookiecutter.package_name }}.server import run_server
+from tests.postgres_admin import admin_connect
 
 POOL_SIZE, MAX_OVERFLOW = 2, 1
 CLIENTS, REQUESTS_EACH = 64, 5
 COUNT_CONNECTIONS = "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"
-
-
-async def connect(database_url: str) -> asyncpg.Connection:
-    url = make_url(database_url)
-    return await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
-    )
 
 
 async def test_load_never_opens_more_than_pool_size_plus_overflow(database_url: str, tmp_path) -> None:
@@ -37,7 +28,7 @@ async def test_load_never_opens_more_than_pool_size_plus_overflow(database_url: 
 
         async def sample() -> None:
             nonlocal peak
-            monitor = await connect(admin_url())  # directly: a pooler in between cannot run cached statements
+            monitor = await admin_connect()  # directly: a pooler in between cannot run cached statements
             try:
                 while not done.is_set():
                     peak = max(peak, await monitor.fetchval(COUNT_CONNECTIONS, application_name))

@@ -9,35 +9,20 @@ import logging
 from pathlib import Path
 from uuid import uuid4
 
-import asyncpg
 import httpx
 import pytest
-from sqlalchemy import make_url
 
 from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.postgres import admin_url
 from {{ cookiecutter.package_name }}.server import run_server
 from {{ cookiecutter.package_name }}.settings import Settings
+from tests.postgres_admin import admin_connect, direct_url
 
 LOAD_SECONDS = 3
 CLIENTS = 64
 
 
-async def admin_connection() -> asyncpg.Connection:
-    url = make_url(admin_url())
-    return await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
-    )
-
-
-def direct(database_url: str) -> str:
-    """The same database, reached directly rather than through a pooler."""
-    admin = make_url(admin_url())
-    return make_url(database_url).set(host=admin.host, port=admin.port).render_as_string(hide_password=False)
-
-
 async def server_limits() -> tuple[int, int]:
-    connection = await admin_connection()
+    connection = await admin_connect()
     try:
         max_connections = int(await connection.fetchval("SHOW max_connections"))
         reserved = int(await connection.fetchval("SHOW superuser_reserved_connections"))
@@ -49,7 +34,7 @@ async def server_limits() -> tuple[int, int]:
 async def load_with_peak(url: str, application_name: str) -> tuple[list[int], int]:
     """GET /items from CLIENTS concurrent clients for LOAD_SECONDS; the statuses and the peak number of server
     connections with this application_name seen meanwhile."""
-    monitor = await admin_connection()
+    monitor = await admin_connect()
     peak = 0
     statuses: list[int] = []
     deadline = asyncio.get_running_loop().time() + LOAD_SECONDS
@@ -82,7 +67,7 @@ async def test_two_workers_hold_at_most_twice_their_pool(database_url: str, tmp_
     application_name = f"workers_{uuid4().hex[:8]}"
     pool_size, max_overflow = 2, 1
     env = {
-        "DATABASE_URL": direct(database_url),
+        "DATABASE_URL": direct_url(database_url),
         "PGBOUNCER": "false",
         "APPLICATION_NAME": application_name,
         "POOL_SIZE": str(pool_size),
@@ -105,7 +90,7 @@ async def test_sizing_warning_shows_the_arithmetic_when_pools_are_oversized(
     pool_size = max_connections  # with max_overflow 5 and 2 workers this can never fit
     settings = Settings(
         _env_file=None,
-        database_url=direct(database_url),
+        database_url=direct_url(database_url),
         pgbouncer=False,
         pool_size=pool_size,
         max_overflow=5,
@@ -129,7 +114,7 @@ async def test_sizing_warning_shows_the_arithmetic_when_pools_are_oversized(
 
 async def test_sizing_check_is_silent_when_pools_fit(database_url: str, caplog: pytest.LogCaptureFixture) -> None:
     settings = Settings(
-        _env_file=None, database_url=direct(database_url), pgbouncer=False, pool_size=2, max_overflow=1, workers=2
+        _env_file=None, database_url=direct_url(database_url), pgbouncer=False, pool_size=2, max_overflow=1, workers=2
     )
     app = create_app(settings)
 
