@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
 from {{ cookiecutter.package_name }}.models import Base
 from {{ cookiecutter.package_name }}.settings import get_settings
 
@@ -37,7 +38,8 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 async def run_migrations_online() -> None:
-    engine = create_async_engine(database_url(), poolclass=NullPool)
+    # The service's own connection arguments: behind PgBouncer, prepared statements must not be cached
+    engine = create_async_engine(database_url(), poolclass=NullPool, connect_args=backend.connect_args(get_settings()))
     try:
         async with engine.connect() as connection:
             await connection.run_sync(do_run_migrations)
