@@ -45,6 +45,9 @@ ONLY_FOR: dict[str, str] = {  # file (relative to the project, {package} = packa
     "tests/test_postgres_faults.py": "postgresql",
     "tests/test_postgres_workers.py": "postgresql",
     "tests/test_postgres_ping.py": "postgresql",
+    "tests/postgres_admin.py": "postgresql",
+    "scripts/bench_postgres.py": "postgresql",
+    "scripts/bench_sqlite.py": "sqlite",
 }
 
 SKIP_SMOKE = "TEMPLATE_SKIP_SMOKE"

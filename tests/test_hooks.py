@@ -204,8 +204,17 @@ def test_post_gen_unused_files_are_the_other_variants() -> None:
         "src/shop/postgres.py",
         "docs/postgres.md",
         "tests/test_postgres_pool.py",
+        "tests/test_postgres_faults.py",
+        "tests/test_postgres_workers.py",
+        "tests/test_postgres_ping.py",
+        "tests/postgres_admin.py",
+        "scripts/bench_postgres.py",
     ]
-    assert post_gen.unused_files("postgresql", "shop") == ["src/shop/sqlite.py", "docs/sqlite.md"]
+    assert post_gen.unused_files("postgresql", "shop") == [
+        "src/shop/sqlite.py",
+        "docs/sqlite.md",
+        "scripts/bench_sqlite.py",
+    ]
 
 
 def test_post_gen_smoke_environment_drops_settings_and_keeps_the_admin_url() -> None:
@@ -280,7 +289,7 @@ def test_post_gen_warning_turns_into_failure_in_strict_mode() -> None:
     assert "TEMPLATE_STRICT=1" in strict_text
 
 
-POSTGRES_MARKERS = ("asyncpg", "postgresql+", "PGBOUNCER", "pgbouncer", "postgres.py", "check_pool_sizing")
+POSTGRES_MARKERS = ("asyncpg", "postgresql+", "PGBOUNCER", "pgbouncer", "postgres.py", "pg_stat_activity")
 SQLITE_MARKERS = ("aiosqlite", "sqlite+", "PRAGMA", "SQLITE_BUSY_TIMEOUT_MS", "sqlite.py")
 
 

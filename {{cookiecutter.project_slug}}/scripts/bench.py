@@ -24,6 +24,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import bench_{{ cookiecutter.__driver_module }} as driver
 from alembic import command
 from alembic.config import Config
 
@@ -33,7 +34,6 @@ from {{ cookiecutter.package_name }}.settings import Settings, get_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = Path(__file__).resolve().parent
-BACKEND = "{{ cookiecutter.__driver_module }}"
 UVICORN_ARGS = ("--loop", "uvloop", "--http", "httptools")
 REFERENCE_ARGS = ("--factory", "--app-dir", str(SCRIPTS))
 REQUEST_TIMEOUT_SECONDS = 10
@@ -188,16 +188,7 @@ class ConnectionSampler:
         self.connection: object | None = None
 
     async def open(self, settings: Settings) -> None:
-        # Behind PgBouncer the server connections are PgBouncer's, shared by all three servers: nothing to count
-        if BACKEND != "postgres" or getattr(settings, "pgbouncer", False):
-            return
-        import asyncpg
-        from sqlalchemy import make_url
-
-        url = make_url(backend.admin_url())  # type: ignore[attr-defined]
-        self.connection = await asyncpg.connect(
-            host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
-        )
+        self.connection = await driver.open_monitor(settings)
 
     async def close(self) -> None:
         if self.connection is not None:
@@ -373,8 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         results = runner.run(run(args, settings))
     finally:
         runner.close()
-    if getattr(settings, "pgbouncer", False):
-        print("peak conns n/a: behind PgBouncer, PgBouncer's pool decides the server connections")
+    if note := driver.connections_note(settings):
+        print(note)
     if any(result.opened_connections is not None for result in results):
         print("opened: distinct server connections seen in a round (above peak: connections were closed and reopened)")
     print("ratios (req/s):")

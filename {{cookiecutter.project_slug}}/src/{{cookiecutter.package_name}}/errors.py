@@ -29,7 +29,7 @@ def is_connection_failure(exc: BaseException) -> bool:
         # statement is None: no query failed, the connection did, e.g. while connecting (refused, bad
         # credentials, no such database) or on COMMIT/ROLLBACK; a retry later is the right advice for both
         return exc.connection_invalidated or exc.statement is None or isinstance(exc, OperationalError)
-    # asyncpg raises OSError subclasses as they are while connecting: refused, unknown host, connect timeout
+    # drivers may raise OSError subclasses as they are while connecting: refused, unknown host, connect timeout
     return isinstance(exc, OSError)
 
 

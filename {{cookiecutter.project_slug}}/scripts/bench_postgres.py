@@ -1,0 +1,56 @@
+"""PostgreSQL pieces of the benchmark: the raw asyncpg reference pool and the pg_stat_activity monitor."""
+
+import asyncpg
+from sqlalchemy import make_url
+
+from {{ cookiecutter.package_name }} import postgres as backend
+from {{ cookiecutter.package_name }}.settings import Settings
+
+# only the driver's own options: the prepared-statement ones are SQLAlchemy's
+ASYNCPG_OPTIONS = {"server_settings", "statement_cache_size"}
+
+
+class RawPool:
+    """asyncpg's own pool: the practical ceiling of this stack."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def fetch_number(self) -> int:
+        async with self.pool.acquire() as connection:
+            return int(await connection.fetchval("SELECT 1 AS number"))
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+async def open_raw_pool(settings: Settings) -> RawPool:
+    """A driver-level pool holding up to pool_size + max_overflow connections, like the service's pool."""
+    url = make_url(settings.database_url)
+    pool = await asyncpg.create_pool(
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=url.database,
+        min_size=settings.pool_size,
+        max_size=settings.pool_size + settings.max_overflow,
+        **{k: v for k, v in backend.connect_args(settings).items() if k in ASYNCPG_OPTIONS},
+    )
+    return RawPool(pool)
+
+
+async def open_monitor(settings: Settings) -> asyncpg.Connection | None:
+    """A direct connection to read pg_stat_activity, or None behind PgBouncer (its pool owns the server connections)."""
+    if settings.pgbouncer:
+        return None
+    url = make_url(backend.admin_url())
+    return await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
+    )
+
+
+def connections_note(settings: Settings) -> str | None:
+    if settings.pgbouncer:
+        return "peak conns n/a: behind PgBouncer, PgBouncer's pool decides the server connections"
+    return None
