@@ -5,7 +5,7 @@ import sys
 
 import yaml
 
-from tests.rendering import TEMPLATE, run
+from tests.rendering import TEMPLATE, run, tool
 from tests.test_variants import ACTIONLINT
 from tests.variants import ALL
 
@@ -27,3 +27,8 @@ def test_template_workflow_matrix_comes_from_the_variant_list() -> None:
 def test_variant_list_prints_every_variant_as_json() -> None:
     output = run([sys.executable, "-m", "tests.variants"], cwd=TEMPLATE)
     assert json.loads(output) == sorted(ALL)
+
+
+def test_template_own_code_passes_ruff() -> None:
+    run([tool("ruff"), "check", "--no-cache", "."], cwd=TEMPLATE)
+    run([tool("ruff"), "format", "--no-cache", "--check", "."], cwd=TEMPLATE)

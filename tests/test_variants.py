@@ -18,7 +18,11 @@ variants = pytest.mark.parametrize(
 
 
 def files_of(project: Path) -> list[Path]:
-    return [path for path in project.rglob("*") if path.is_file() and ".venv" not in path.parts and "__pycache__" not in path.parts]
+    return [
+        path
+        for path in project.rglob("*")
+        if path.is_file() and ".venv" not in path.parts and "__pycache__" not in path.parts
+    ]
 
 
 @variants
@@ -45,13 +49,20 @@ def test_render_passes_ruff_with_its_own_config(render_variant, name: str, answe
 @variants
 def test_render_own_test_suite_passes(render_variant, database_env, name: str, answers: dict) -> None:
     project = render_variant(name, answers)
-    output = run([str(project / ".venv/bin/python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=database_env(answers))
+    output = run(
+        [str(project / ".venv/bin/python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=database_env(answers),
+    )
     assert re.search(r"\d+ passed", output), output
-    assert " failed" not in output and " error" not in output, output
+    assert " failed" not in output, output
+    assert " error" not in output, output
 
 
 @variants
-def test_render_migrates_up_and_down_on_an_empty_database(render_variant, database_env, name: str, answers: dict) -> None:
+def test_render_migrates_up_and_down_on_an_empty_database(
+    render_variant, database_env, name: str, answers: dict
+) -> None:
     project = render_variant(name, answers)
     package = next(path.parent.name for path in (project / "src").glob("*/main.py"))
     backend = "postgres" if uses_postgresql(answers) else "sqlite"
