@@ -73,8 +73,11 @@ async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: in
     """A warning when every worker's full pool would not fit in the server's connection slots."""
     if settings.pgbouncer:
         return None  # PgBouncer, not the pools, decides how many server connections there are
-    # a connection of its own, outside the pool, so the pool's numbers stay the application's
-    probe = create_async_engine(engine.url, poolclass=NullPool, connect_args=connect_args(settings))
+    # a connection of its own, outside the pool and under its own name, so that the pool's numbers and the
+    # connections counted by application_name stay the application's
+    args = connect_args(settings)
+    args["server_settings"] = {**args["server_settings"], "application_name": f"{settings.application_name}:sizing"}
+    probe = create_async_engine(engine.url, poolclass=NullPool, connect_args=args)
     try:
         async with probe.connect() as connection:
             max_connections = int((await connection.execute(text("SHOW max_connections"))).scalar_one())
