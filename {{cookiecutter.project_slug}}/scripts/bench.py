@@ -182,23 +182,23 @@ async def python_load(url: str, clients: int, duration: float) -> Load:
 
 
 class ConnectionSampler:
-    """Samples pg_stat_activity while load runs and keeps the peak number of connections per application_name."""
+    """Samples the server's connections while load runs and keeps the peak number per application_name."""
 
     def __init__(self) -> None:
-        self.connection: object | None = None
+        self.monitor: object | None = None
 
     async def open(self, settings: Settings) -> None:
-        self.connection = await driver.open_monitor(settings)
+        self.monitor = await driver.open_monitor(settings)
 
     async def close(self) -> None:
-        if self.connection is not None:
-            await self.connection.close()  # type: ignore[attr-defined]
+        if self.monitor is not None:
+            await self.monitor.close()  # type: ignore[attr-defined]
 
     @asynccontextmanager
     async def peak(self, application_name: str) -> AsyncIterator[Callable[[], tuple[int, int] | None]]:
         """Yields a function returning the highest number of connections seen at once and the number of distinct
         server processes seen (connections opened), or None without PostgreSQL."""
-        if self.connection is None:
+        if self.monitor is None:
             yield lambda: None
             return
         highest = 0
@@ -206,9 +206,8 @@ class ConnectionSampler:
 
         async def sample() -> None:
             nonlocal highest
-            query = "SELECT pid FROM pg_stat_activity WHERE application_name = $1"
             while True:
-                pids = [row[0] for row in await self.connection.fetch(query, application_name)]  # type: ignore[attr-defined]
+                pids = await self.monitor.pids(application_name)  # type: ignore[attr-defined]
                 highest = max(highest, len(pids))
                 seen.update(pids)
                 await asyncio.sleep(SAMPLE_INTERVAL_SECONDS)

@@ -40,14 +40,29 @@ async def open_raw_pool(settings: Settings) -> RawPool:
     return RawPool(pool)
 
 
-async def open_monitor(settings: Settings) -> asyncpg.Connection | None:
-    """A direct connection to read pg_stat_activity, or None behind PgBouncer (its pool owns the server connections)."""
+class ConnectionMonitor:
+    """A direct connection that lists the server processes serving one application_name."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+
+    async def pids(self, application_name: str) -> list[int]:
+        query = "SELECT pid FROM pg_stat_activity WHERE application_name = $1"
+        return [row[0] for row in await self.connection.fetch(query, application_name)]
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+async def open_monitor(settings: Settings) -> ConnectionMonitor | None:
+    """A monitor on the server, or None behind PgBouncer (its pool owns the server connections)."""
     if settings.pgbouncer:
         return None
     url = make_url(backend.admin_url())
-    return await asyncpg.connect(
+    connection = await asyncpg.connect(
         host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
     )
+    return ConnectionMonitor(connection)
 
 
 def connections_note(settings: Settings) -> str | None:
