@@ -25,14 +25,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import bench_{{ cookiecutter.__driver_module }} as driver
-from alembic import command
-from alembic.config import Config
 
 from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
+from {{ cookiecutter.package_name }}.migrations import upgrade
 from {{ cookiecutter.package_name }}.server import run_server
 from {{ cookiecutter.package_name }}.settings import Settings, get_settings
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = Path(__file__).resolve().parent
 UVICORN_ARGS = ("--loop", "uvloop", "--http", "httptools")
 REFERENCE_ARGS = ("--factory", "--app-dir", str(SCRIPTS))
@@ -223,13 +221,6 @@ class ConnectionSampler:
 # --- the run -------------------------------------------------------------------------------------------------------
 
 
-def migrate(database_url: str) -> None:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.attributes["database_url"] = database_url
-    config.attributes["configure_logging"] = False
-    command.upgrade(config, "head")
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10, help="seconds of measured load per target and level")
@@ -258,7 +249,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> list[Result]:
     sampler = ConnectionSampler()
     async with AsyncExitStack() as stack:
         url = await stack.enter_async_context(backend.scratch_database(settings.database_url))
-        await asyncio.to_thread(migrate, url)
+        await asyncio.to_thread(upgrade, url)
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
         servers = {}
         for target in TARGETS:

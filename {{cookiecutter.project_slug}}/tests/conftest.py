@@ -5,32 +5,15 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import make_url
 
 from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
 from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.migrations import upgrade
 from {{ cookiecutter.package_name }}.secrets import mask_url
 from {{ cookiecutter.package_name }}.settings import Settings
-
-ALEMBIC_INI = "alembic.ini"
-
-
-def migrate(database_url: str, revision: str = "head") -> None:
-    config = Config(ALEMBIC_INI)
-    config.attributes["database_url"] = database_url
-    config.attributes["configure_logging"] = False
-    command.upgrade(config, revision)
-
-
-def downgrade(database_url: str, revision: str = "base") -> None:
-    config = Config(ALEMBIC_INI)
-    config.attributes["database_url"] = database_url
-    config.attributes["configure_logging"] = False
-    command.downgrade(config, revision)
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +34,7 @@ async def migrated_template(server_url: str) -> AsyncIterator[str]:
                 "or point DATABASE_URL / ADMIN_DATABASE_URL at one",
                 pytrace=False,
             )
-        await asyncio.to_thread(migrate, url)
+        await asyncio.to_thread(upgrade, url)
         yield str(make_url(url).database)
 
 

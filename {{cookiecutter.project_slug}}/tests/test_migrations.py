@@ -4,7 +4,7 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from tests.conftest import downgrade, migrate
+from {{ cookiecutter.package_name }}.migrations import downgrade, upgrade
 
 
 async def table_names(database_url: str) -> set[str]:
@@ -17,7 +17,7 @@ async def table_names(database_url: str) -> set[str]:
 
 
 async def test_upgrade_creates_the_schema_and_downgrade_removes_it(empty_database_url: str) -> None:
-    await asyncio.to_thread(migrate, empty_database_url)
+    await asyncio.to_thread(upgrade, empty_database_url)
     assert {"notes", "alembic_version"} <= await table_names(empty_database_url)
     await asyncio.to_thread(downgrade, empty_database_url)
     assert "notes" not in await table_names(empty_database_url)

@@ -13,7 +13,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from pathlib import Path
 
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError
@@ -21,11 +20,11 @@ from sqlalchemy.exc import DBAPIError
 from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
 from {{ cookiecutter.package_name }}.db import build_engine
 from {{ cookiecutter.package_name }}.errors import is_connection_failure
+from {{ cookiecutter.package_name }}.migrations import upgrade
 from {{ cookiecutter.package_name }}.secrets import mask_url
 from {{ cookiecutter.package_name }}.server import Server, ServerError, request, run_server, wait_until_live
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings, get_settings
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EXIT_BROKEN = 1
 EXIT_ENVIRONMENT = 2
 SERVER_STARTUP_TIMEOUT = 30
@@ -54,17 +53,6 @@ class CheckFailed(AssertionError):
 def expect(condition: bool, message: str) -> None:
     if not condition:
         raise CheckFailed(message)
-
-
-def migrate(database_url: str) -> None:
-    # imported here: alembic loads while the server process starts, instead of before it
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.attributes["database_url"] = database_url
-    config.attributes["configure_logging"] = False
-    command.upgrade(config, "head")
 
 
 def check_items(server: Server, settings: Settings) -> str:
@@ -140,7 +128,7 @@ async def run_checks(settings: Settings) -> list[str]:
         folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="smoke-"))
         # started before migrating: the server's imports overlap the migration, and it opens no connection until asked
         server = stack.enter_context(run_server({"DATABASE_URL": url}, f"{folder}/server.log", wait=False))
-        await asyncio.to_thread(migrate, url)
+        await asyncio.to_thread(upgrade, url)
         await asyncio.to_thread(wait_until_live, server, SERVER_STARTUP_TIMEOUT)
         try:
             return [check(server, settings) for check in CHECKS]
