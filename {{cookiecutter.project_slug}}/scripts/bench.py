@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from uuid import uuid4
 
 import bench_{{ cookiecutter.__driver_module }} as driver
 
@@ -38,6 +39,11 @@ REQUEST_TIMEOUT_SECONDS = 10
 SAMPLE_INTERVAL_SECONDS = 0.05
 
 
+# Server connections are counted by application_name: one of its own per run, so that two runs on one server
+# (or a test suite running beside it) are not counted together
+RUN_ID = uuid4().hex[:8]
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -46,7 +52,7 @@ class Target:
 
     @property
     def application_name(self) -> str:
-        return f"bench_{self.name}"
+        return f"bench_{self.name}_{RUN_ID}"
 
 
 TARGETS = (

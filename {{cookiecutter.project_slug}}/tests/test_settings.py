@@ -12,7 +12,15 @@ RENDERED = {
     "pool_recycle": {{ cookiecutter.pool_recycle }},
     "pool_pre_ping": {{ cookiecutter.__pool_pre_ping }},
 }
-POOL_VARIABLES = ["DATABASE_URL", "POOL_SIZE", "MAX_OVERFLOW", "POOL_TIMEOUT", "POOL_RECYCLE", "POOL_PRE_PING"]
+POOL_VARIABLES = [
+    "DATABASE_URL",
+    "POOL_SIZE",
+    "MAX_OVERFLOW",
+    "POOL_TIMEOUT",
+    "POOL_RECYCLE",
+    "POOL_PRE_PING",
+    "OVERFLOW_IDLE_TIMEOUT",
+]
 
 
 @pytest.fixture
@@ -34,6 +42,7 @@ async def test_engine_is_wired_with_the_rendered_answers(clean_environment: pyte
         assert pool.timeout() == RENDERED["pool_timeout"]
         assert pool._recycle == RENDERED["pool_recycle"]
         assert pool._pre_ping is RENDERED["pool_pre_ping"]
+        assert pool.overflow_idle_timeout == 30
     finally:
         await engine.dispose()
 
@@ -42,8 +51,10 @@ def test_environment_overrides_the_pool(clean_environment: pytest.MonkeyPatch) -
     clean_environment.setenv("POOL_SIZE", "3")
     clean_environment.setenv("MAX_OVERFLOW", "0")
     clean_environment.setenv("POOL_PRE_PING", "false")
+    clean_environment.setenv("OVERFLOW_IDLE_TIMEOUT", "0")
     settings = get_settings()
     assert (settings.pool_size, settings.max_overflow, settings.pool_pre_ping) == (3, 0, False)
+    assert settings.overflow_idle_timeout == 0
 
 
 @pytest.mark.parametrize(
@@ -55,6 +66,8 @@ def test_environment_overrides_the_pool(clean_environment: pytest.MonkeyPatch) -
         ("POOL_TIMEOUT", "0", "greater than 0"),
         ("POOL_RECYCLE", "-2", "greater than or equal to -1"),
         ("POOL_PRE_PING", "perhaps", "valid boolean"),
+        ("OVERFLOW_IDLE_TIMEOUT", "-1", "greater than or equal to 0"),
+        ("OVERFLOW_IDLE_TIMEOUT", "soon", "valid number"),
         ("DATABASE_URL", "mysql+aiomysql://u:pw@h/db", "{{ cookiecutter.__url_scheme }} driver"),
         ("DATABASE_URL", "not a url", "not a database URL"),
     ],

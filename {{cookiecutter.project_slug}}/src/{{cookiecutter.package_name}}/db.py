@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
+from {{ cookiecutter.package_name }}.pool import WarmOverflowPool
 from {{ cookiecutter.package_name }}.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -20,11 +21,13 @@ def build_engine(settings: Settings) -> AsyncEngine:
     """An engine whose pool is sized and tuned by the settings; no connection is opened yet."""
     engine = create_async_engine(
         settings.database_url,
+        poolclass=WarmOverflowPool,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,
         pool_recycle=settings.pool_recycle,
         pool_pre_ping=settings.pool_pre_ping,
+        overflow_idle_timeout=settings.overflow_idle_timeout,
         connect_args=backend.connect_args(settings),
     )
     backend.prepare_engine(engine, settings)
@@ -89,6 +92,7 @@ def describe_pool(engine: AsyncEngine) -> dict[str, object]:
             "timeout": pool.timeout(),
             "recycle": pool._recycle,
             "pre_ping": pool._pre_ping,
+            "overflow_idle_timeout": getattr(pool, "overflow_idle_timeout", None),
             "checked_out": pool.checkedout(),
             "checked_in": pool.checkedin(),
             "overflow": pool.overflow(),

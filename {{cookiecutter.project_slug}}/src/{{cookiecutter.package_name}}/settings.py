@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     pool_timeout: PositiveFloat = {{ cookiecutter.pool_timeout }}
     pool_recycle: Annotated[int, Field(ge=-1)] = {{ cookiecutter.pool_recycle }}
     pool_pre_ping: bool = {{ cookiecutter.__pool_pre_ping }}
+    # Seconds an idle overflow connection (beyond POOL_SIZE) is kept for the next request; 0 closes it at once
+    overflow_idle_timeout: Annotated[float, Field(ge=0, le=86400)] = 30
     # Processes each holding a pool (WORKERS, or WEB_CONCURRENCY which `uvicorn --workers` also reads by default)
     workers: PositiveInt = Field(1, validation_alias=AliasChoices("workers", "web_concurrency"))
 {%- if cookiecutter.database == "postgresql" %}

@@ -1,0 +1,110 @@
+"""The pool keeps overflow connections warm for OVERFLOW_IDLE_TIMEOUT seconds instead of reconnecting, within
+SQLAlchemy's limits: never more than pool_size + max_overflow, pool_timeout to wait, pool_size kept when idle."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from {{ cookiecutter.package_name }}.db import build_engine
+from {{ cookiecutter.package_name }}.settings import Settings
+
+POOL_SIZE, MAX_OVERFLOW = 2, 3
+LIMIT = POOL_SIZE + MAX_OVERFLOW
+
+
+class Counts:
+    """Connections the pool opened and closed, from its own events."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.opened = self.closed = 0
+        event.listen(engine.sync_engine.pool, "connect", self._opened)
+        event.listen(engine.sync_engine.pool, "close", self._closed)
+
+    def _opened(self, *_: object) -> None:
+        self.opened += 1
+
+    def _closed(self, *_: object) -> None:
+        self.closed += 1
+
+
+@pytest.fixture
+def make_engine(database_url: str) -> Callable[..., AsyncIterator[tuple[AsyncEngine, Counts]]]:
+    @asynccontextmanager
+    async def make(**overrides: object) -> AsyncIterator[tuple[AsyncEngine, Counts]]:
+        values = {"pool_size": POOL_SIZE, "max_overflow": MAX_OVERFLOW, "pool_timeout": 5} | overrides
+        engine = build_engine(Settings(_env_file=None, database_url=database_url, **values))
+        try:
+            yield engine, Counts(engine)
+        finally:
+            await engine.dispose()
+
+    return make
+
+
+async def burst(engine: AsyncEngine, clients: int = 4 * LIMIT) -> None:
+    """More clients than connections, each holding one for a moment: the pool goes up to its limit."""
+
+    async def client() -> None:
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
+            await asyncio.sleep(0.02)
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+
+
+async def test_overflow_connections_are_reused_by_the_next_burst_not_reopened(make_engine) -> None:
+    async with make_engine(overflow_idle_timeout=30) as (engine, counts):
+        for _ in range(3):
+            await burst(engine)
+        assert counts.opened == LIMIT
+        assert counts.closed == 0
+        assert engine.pool.checkedin() == LIMIT
+        assert engine.pool.checkedout() == 0
+
+
+async def test_timeout_zero_closes_overflow_connections_at_once_as_sqlalchemy_does(make_engine) -> None:
+    async with make_engine(overflow_idle_timeout=0) as (engine, counts):
+        for _ in range(3):
+            await burst(engine)
+        assert counts.opened == LIMIT + 2 * MAX_OVERFLOW  # each later burst reopens every overflow connection
+        assert engine.pool.checkedin() == POOL_SIZE
+
+
+async def test_idle_overflow_connections_are_closed_after_the_timeout_without_further_requests(make_engine) -> None:
+    async with make_engine(overflow_idle_timeout=0.3) as (engine, counts):
+        await burst(engine)
+        assert engine.pool.checkedin() == LIMIT
+        await asyncio.sleep(1.0)
+        assert counts.closed == MAX_OVERFLOW
+        assert engine.pool.checkedin() == POOL_SIZE
+        assert engine.pool.overflow() == 0
+        await burst(engine)  # and the pool grows again when needed
+        assert counts.opened == LIMIT + MAX_OVERFLOW
+
+
+async def test_never_more_than_pool_size_plus_overflow_and_the_pool_timeout_still_applies(make_engine) -> None:
+    async with make_engine(overflow_idle_timeout=30, pool_timeout=0.3) as (engine, counts):
+        await burst(engine)  # leaves idle overflow connections behind
+        held = [await engine.connect() for _ in range(LIMIT)]
+        try:
+            assert engine.pool.checkedout() == LIMIT
+            with pytest.raises(PoolTimeoutError):
+                await engine.connect()
+        finally:
+            for connection in held:
+                await connection.close()
+        assert counts.opened == LIMIT
+        assert engine.pool.checkedout() == 0
+
+
+async def test_dispose_closes_the_idle_overflow_connections_too(make_engine) -> None:
+    async with make_engine(overflow_idle_timeout=30) as (engine, counts):
+        await burst(engine)
+        await engine.dispose()
+        assert counts.closed == counts.opened == LIMIT
+        assert engine.pool.checkedin() == 0
