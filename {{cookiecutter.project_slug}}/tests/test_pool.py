@@ -108,3 +108,41 @@ async def test_dispose_closes_the_idle_overflow_connections_too(make_engine) -> 
         await engine.dispose()
         assert counts.closed == counts.opened == LIMIT
         assert engine.pool.checkedin() == 0
+
+
+async def test_waiting_requests_get_connections_in_arrival_order_even_against_newcomers(make_engine) -> None:
+    async with make_engine(pool_size=1, max_overflow=0) as (engine, _):
+        order: list[str] = []
+
+        async def request(name: str) -> None:
+            async with engine.connect() as connection:
+                order.append(name)
+                await connection.execute(text("SELECT 1"))
+                await asyncio.sleep(0.01)
+
+        held = await engine.connect()
+        waiting = []
+        for name in ("first", "second", "third"):
+            waiting.append(asyncio.create_task(request(name)))
+            await asyncio.sleep(0.02)  # each is queued before the next arrives
+        await held.close()
+        newcomer = asyncio.create_task(request("newcomer"))  # arrives as the connection comes back
+        await asyncio.gather(*waiting, newcomer)
+
+        assert order == ["first", "second", "third", "newcomer"]
+
+
+async def test_a_waiter_cancelled_just_after_being_handed_a_connection_passes_it_on(make_engine) -> None:
+    async with make_engine(pool_size=1, max_overflow=0, pool_timeout=1) as (engine, counts):
+        held = await engine.connect()
+        waiter = asyncio.create_task(engine.connect().start())
+        await asyncio.sleep(0.05)  # waiting in the pool
+        await held.close()  # hands the connection to the waiter...
+        waiter.cancel()  # ...which is cancelled before it resumes
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+
+        async with engine.connect() as connection:  # would time out after 1 s if the connection were lost
+            assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
+        assert engine.pool.checkedout() == 0
+        assert counts.opened == 1
