@@ -66,6 +66,7 @@ SETTINGS_VARIABLES = frozenset(
         "POOL_TIMEOUT",
         "POOL_RECYCLE",
         "POOL_PRE_PING",
+        "OVERFLOW_IDLE_TIMEOUT",
         "APP_NAME",
         "APPLICATION_NAME",
         "PGBOUNCER",
