@@ -24,6 +24,8 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 from sqlalchemy.util import await_, greenlet_spawn
 from sqlalchemy.util import queue as sqla_queue
 
+REAPING_MARGIN_SECONDS = 0.05
+
 
 class WarmOverflowPool(AsyncAdaptedQueuePool):
     """AsyncAdaptedQueuePool that hands connections to waiters in arrival order and closes overflow connections
@@ -122,7 +124,9 @@ class WarmOverflowPool(AsyncAdaptedQueuePool):
             loop = asyncio.get_running_loop()
         except RuntimeError:  # not on an event loop (sync use): closing waits for the next checkout or return
             return
-        self._reaper = loop.call_later(self._overflow_idle_timeout, self._reap, loop)
+        # just after the oldest idle spare comes due (timers may fire a little early)
+        due = self._spare[0][1] + self._overflow_idle_timeout if self._spare else time.monotonic()
+        self._reaper = loop.call_later(max(0.0, due - time.monotonic()) + REAPING_MARGIN_SECONDS, self._reap, loop)
 
     def _reap(self, loop: asyncio.AbstractEventLoop) -> None:
         self._reaper = None
