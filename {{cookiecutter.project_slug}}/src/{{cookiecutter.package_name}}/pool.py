@@ -55,10 +55,7 @@ class WarmOverflowPool(AsyncAdaptedQueuePool):
             self._pool.put(record, False)
         except sqla_queue.Full:  # pool_size connections are idle already: this one is overflow
             if self._overflow_idle_timeout <= 0:
-                try:
-                    record.close()
-                finally:
-                    self._dec_overflow()
+                self._close_overflow(record)
                 return
             self._spare.append((record, time.monotonic()))
             self._schedule_reaping()
@@ -110,11 +107,13 @@ class WarmOverflowPool(AsyncAdaptedQueuePool):
     def _close_idle_spares(self) -> None:
         cutoff = time.monotonic() - self._overflow_idle_timeout
         while self._spare and self._spare[0][1] <= cutoff:
-            record, _ = self._spare.popleft()
-            try:
-                record.close()
-            finally:
-                self._dec_overflow()
+            self._close_overflow(self._spare.popleft()[0])
+
+    def _close_overflow(self, record: ConnectionPoolEntry) -> None:
+        try:
+            record.close()
+        finally:
+            self._dec_overflow()
 
     def _schedule_reaping(self) -> None:
         """Close idle spares on time even when no request comes to do it."""
