@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
-from {{ cookiecutter.package_name }}.pool import WarmOverflowPool
+from {{ cookiecutter.package_name }}.pool import FairWarmPool
 from {{ cookiecutter.package_name }}.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ def build_engine(settings: Settings) -> AsyncEngine:
     """An engine whose pool is sized and tuned by the settings; no connection is opened yet."""
     engine = create_async_engine(
         settings.database_url,
-        poolclass=WarmOverflowPool,
+        poolclass=FairWarmPool,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,

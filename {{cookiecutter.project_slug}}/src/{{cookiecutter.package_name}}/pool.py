@@ -17,23 +17,27 @@ against a p50 of 10 ms (120 to 170 ms against 38 ms in arrival order).
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
-from sqlalchemy.util import await_, greenlet_spawn
+from sqlalchemy.util import await_only, greenlet_spawn
 from sqlalchemy.util import queue as sqla_queue
 
 REAPING_MARGIN_SECONDS = 0.05
 
 
-class WarmOverflowPool(AsyncAdaptedQueuePool):
+class FairWarmPool(AsyncAdaptedQueuePool):
     """AsyncAdaptedQueuePool that hands connections to waiters in arrival order and closes overflow connections
     after `overflow_idle_timeout` idle seconds instead of at once (0: at once, as SQLAlchemy does)."""
 
-    def __init__(self, creator: Any, overflow_idle_timeout: float = 30.0, **kw: Any) -> None:
+    def __init__(
+        self, creator: Any, overflow_idle_timeout: float = 30.0, clock: Callable[[], float] = time.monotonic, **kw: Any
+    ) -> None:
         super().__init__(creator, **kw)
         self._overflow_idle_timeout = overflow_idle_timeout
+        self._clock = clock  # the model-based test runs the pool on virtual time
         # idle overflow connections with the time each came back, oldest first
         self._spare: deque[tuple[ConnectionPoolEntry, float]] = deque()
         # requests waiting for a connection, oldest first
@@ -57,7 +61,7 @@ class WarmOverflowPool(AsyncAdaptedQueuePool):
             if self._overflow_idle_timeout <= 0:
                 self._close_overflow(record)
                 return
-            self._spare.append((record, time.monotonic()))
+            self._spare.append((record, self._clock()))
             self._schedule_reaping()
         self._close_idle_spares()
 
@@ -85,7 +89,7 @@ class WarmOverflowPool(AsyncAdaptedQueuePool):
         self._waiters.append(waiter)
         timer = loop.call_later(self._timeout, self._expire, waiter)
         try:
-            return await_(waiter)
+            return await_only(waiter)
         except BaseException:
             # cancelled after a connection was handed over but before this request resumed: pass it on
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
@@ -105,7 +109,7 @@ class WarmOverflowPool(AsyncAdaptedQueuePool):
             )
 
     def _close_idle_spares(self) -> None:
-        cutoff = time.monotonic() - self._overflow_idle_timeout
+        cutoff = self._clock() - self._overflow_idle_timeout
         while self._spare and self._spare[0][1] <= cutoff:
             self._close_overflow(self._spare.popleft()[0])
 
@@ -124,8 +128,8 @@ class WarmOverflowPool(AsyncAdaptedQueuePool):
         except RuntimeError:  # not on an event loop (sync use): closing waits for the next checkout or return
             return
         # just after the oldest idle spare comes due (timers may fire a little early)
-        due = self._spare[0][1] + self._overflow_idle_timeout if self._spare else time.monotonic()
-        self._reaper = loop.call_later(max(0.0, due - time.monotonic()) + REAPING_MARGIN_SECONDS, self._reap, loop)
+        due = self._spare[0][1] + self._overflow_idle_timeout if self._spare else self._clock()
+        self._reaper = loop.call_later(max(0.0, due - self._clock()) + REAPING_MARGIN_SECONDS, self._reap, loop)
 
     def _reap(self, loop: asyncio.AbstractEventLoop) -> None:
         self._reaper = None
@@ -156,8 +160,8 @@ class WarmOverflowPool(AsyncAdaptedQueuePool):
             record.close()
         super().dispose()  # closes the kept connections and resets the overflow count
 
-    def recreate(self) -> "WarmOverflowPool":
+    def recreate(self) -> "FairWarmPool":
         pool = super().recreate()
-        assert isinstance(pool, WarmOverflowPool)
+        assert isinstance(pool, FairWarmPool)
         pool._overflow_idle_timeout = self._overflow_idle_timeout
         return pool

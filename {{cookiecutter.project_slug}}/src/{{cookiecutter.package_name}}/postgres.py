@@ -11,7 +11,7 @@ import asyncpg
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
-from sqlalchemy.util import await_
+from sqlalchemy.util import await_only  # await_ from 2.1 on; await_only is in 2.0 and 2.1
 
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -53,9 +53,9 @@ def ping_by_beginning(dbapi_connection: Any) -> bool:
     start_transaction = getattr(dbapi_connection, "_start_transaction", None)
     try:
         if start_transaction is None or dbapi_connection.autocommit:
-            await_(dbapi_connection.driver_connection.fetchrow(";"))
+            await_only(dbapi_connection.driver_connection.fetchrow(";"))
         else:
-            await_(start_transaction())
+            await_only(start_transaction())
     except Exception:  # BEGIN or an empty query only fail on a broken connection (closed, terminated, server gone)
         return False
     return True
