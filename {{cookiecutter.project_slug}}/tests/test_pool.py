@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import await_only
 
 from {{ cookiecutter.package_name }}.db import build_engine
+from {{ cookiecutter.package_name }}.pool import PoolDisposedError
 from {{ cookiecutter.package_name }}.settings import Settings
 
 POOL_SIZE, MAX_OVERFLOW = 2, 3
@@ -146,3 +148,52 @@ async def test_a_waiter_cancelled_just_after_being_handed_a_connection_passes_it
             assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
         assert engine.pool.checkedout() == 0
         assert counts.opened == 1
+
+
+class FailingConnects:
+    """The next `count` connects fail after `after` seconds, as a database that stopped answering would."""
+
+    def __init__(self, engine: AsyncEngine, count: int, after: float) -> None:
+        self.left, self.after = count, after
+        event.listen(engine.sync_engine, "do_connect", self._connect)
+
+    def _connect(self, *_: object) -> None:
+        if self.left > 0:
+            self.left -= 1
+            await_only(asyncio.sleep(self.after))
+            raise ConnectionRefusedError("test: this connect fails")
+
+
+async def test_a_slot_freed_by_a_failed_connect_goes_to_the_waiting_request_at_once(make_engine) -> None:
+    """One connection held; a second request's connect fails after 0.3 s; a third request, queued meanwhile, opens
+    a connection in the freed slot then, instead of waiting out its pool_timeout (SQLAlchemy's pool lets it sleep)."""
+    timeout = 5.0
+    async with make_engine(pool_size=1, max_overflow=1, pool_timeout=timeout) as (engine, _):
+        held = await engine.connect()
+        FailingConnects(engine, count=1, after=0.3)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        second = asyncio.create_task(engine.connect().start())
+        await asyncio.sleep(0.05)  # the second is connecting: the pool is at its limit
+        third = asyncio.create_task(engine.connect().start())
+        with pytest.raises(ConnectionRefusedError):
+            await second
+        connection = await third
+        waited = loop.time() - started
+        try:
+            assert waited < timeout / 2, f"the third request waited {waited:.2f} s for a free slot"
+            assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
+        finally:
+            await connection.close()
+            await held.close()
+
+
+async def test_dispose_fails_the_waiting_requests_at_once(make_engine) -> None:
+    async with make_engine(pool_size=1, max_overflow=0, pool_timeout=30) as (engine, _):
+        held = await engine.connect()
+        waiter = asyncio.create_task(engine.connect().start())
+        await asyncio.sleep(0.05)
+        await engine.dispose()
+        with pytest.raises(PoolDisposedError):
+            await asyncio.wait_for(waiter, 5)
+        await held.close()

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from {{ cookiecutter.package_name }}.metrics import record_pool_timeout
+from {{ cookiecutter.package_name }}.pool import PoolDisposedError
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,8 @@ def unavailable(reason: str) -> JSONResponse:
 
 def is_connection_failure(exc: BaseException) -> bool:
     """True when the database could not be reached or the connection broke, not when a query was wrong."""
+    if isinstance(exc, PoolDisposedError):  # the engine was disposed (shutting down) while the request waited
+        return True
     if isinstance(exc, DBAPIError):
         # statement is None: no query failed, the connection did, e.g. while connecting (refused, bad
         # credentials, no such database) or on COMMIT/ROLLBACK; a retry later is the right advice for both
@@ -60,6 +63,6 @@ async def invalid_request(request: Request, exc: RequestValidationError) -> Resp
 
 def add_error_handlers(app: FastAPI) -> None:
     # One handler for every class that can carry "the database is not there right now"
-    for exception_class in (PoolTimeoutError, DBAPIError, OSError):
+    for exception_class in (PoolTimeoutError, PoolDisposedError, DBAPIError, OSError):
         app.add_exception_handler(exception_class, database_unavailable)
     app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
