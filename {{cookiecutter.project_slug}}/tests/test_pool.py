@@ -4,12 +4,13 @@ SQLAlchemy's limits: never more than pool_size + max_overflow, pool_timeout to w
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.util import await_only
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from {{ cookiecutter.package_name }}.db import build_engine
 from {{ cookiecutter.package_name }}.pool import PoolDisposedError
@@ -197,3 +198,22 @@ async def test_dispose_fails_the_waiting_requests_at_once(make_engine) -> None:
         with pytest.raises(PoolDisposedError):
             await asyncio.wait_for(waiter, 5)
         await held.close()
+
+
+async def test_dispose_closes_the_other_connections_when_closing_one_fails(make_engine) -> None:
+    async with make_engine(overflow_idle_timeout=30) as (engine, _):
+        await burst(engine)  # POOL_SIZE kept and MAX_OVERFLOW idle overflow connections
+        failed: list[Any] = []
+
+        def fail_first(dbapi_connection: Any, _record: object) -> None:
+            if not failed:
+                failed.append(dbapi_connection)
+                raise RuntimeError("test: closing this connection fails")
+
+        closed: list[Any] = []
+        event.listen(engine.sync_engine.pool, "close", fail_first)
+        event.listen(engine.sync_engine.pool, "close", lambda dbapi_connection, _: closed.append(dbapi_connection))
+        with pytest.raises(RuntimeError, match="closing this connection fails"):
+            await engine.dispose()
+        assert len(closed) == LIMIT - 1, "every connection but the failing one is closed"
+        await greenlet_spawn(failed[0].close)
