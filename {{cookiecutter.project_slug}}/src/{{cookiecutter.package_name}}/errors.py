@@ -1,4 +1,7 @@
-"""Errors become clean answers in one place: database failures 503, invalid requests 422, never a 500."""
+"""Errors become clean answers in one place: database failures 503, invalid requests 422.
+
+Anything else is a bug in a route and stays a 500 (with its traceback in the log).
+"""
 
 import json
 import logging
