@@ -1,7 +1,7 @@
 """Fixtures: every test gets its own freshly migrated database on the variant's real database server."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 
 import pytest
@@ -14,6 +14,18 @@ from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.migrations import upgrade
 from {{ cookiecutter.package_name }}.secrets import mask_url
 from {{ cookiecutter.package_name }}.settings import Settings
+from tests.loop_errors import recorded_loop_errors
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_loop_errors() -> Iterator[None]:
+    """Fails the run when an event loop logged an error, such as a future whose exception nobody retrieved, that
+    would otherwise show up only after the summary (or not at all)."""
+    with recorded_loop_errors() as errors:
+        yield
+        logged = errors.collected()
+    if logged:
+        pytest.fail(f"the event loop logged {len(logged)} error(s):\n" + "\n".join(logged), pytrace=False)
 
 
 @pytest.fixture(scope="session")

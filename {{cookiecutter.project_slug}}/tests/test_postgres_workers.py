@@ -15,9 +15,11 @@ import pytest
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.server import run_server
 from {{ cookiecutter.package_name }}.settings import Settings
+from tests.loop_errors import recorded_loop_errors
 from tests.postgres_admin import admin_connect, direct_url
 
 LOAD_SECONDS = 3
+SHUTDOWN_POINTS = 60  # loop iterations after start-up at which the app is shut down, 0 to 59
 CLIENTS = 64
 
 
@@ -156,3 +158,21 @@ async def test_start_up_survives_an_unreachable_database_during_the_sizing_check
 
     assert warning is None
     assert live.status_code == 200
+
+
+async def test_shutting_down_while_the_sizing_check_connects_leaves_no_error_behind(database_url: str) -> None:
+    """Shut the app down after 0, 1, 2, ... loop iterations, so that one of the shutdowns comes while the sizing
+    check is opening its connection; none may leave an error for the event loop to report later."""
+    settings = Settings(_env_file=None, database_url=direct_url(database_url), pgbouncer=False)
+    unfinished = 0
+    with recorded_loop_errors() as errors:
+        for point in range(SHUTDOWN_POINTS):
+            app = create_app(settings)
+            async with app.router.lifespan_context(app):
+                for _ in range(point):
+                    await asyncio.sleep(0)
+                unfinished += not app.state.pool_sizing_check.done()
+        logged = errors.collected()
+
+    assert unfinished == SHUTDOWN_POINTS, "the sizing check ended before some shutdowns: they prove nothing"
+    assert logged == []
