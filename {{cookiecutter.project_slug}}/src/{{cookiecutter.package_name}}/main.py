@@ -27,7 +27,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        app.state.pool_sizing_check.cancel()
+        # awaited, not cancelled: it ends on its own within SIZING_CHECK_TIMEOUT_SECONDS, and asyncpg cancelled while
+        # it opens a connection leaves an error on a future that nobody reads ("Future exception was never retrieved")
         await asyncio.gather(app.state.pool_sizing_check, return_exceptions=True)
         await engine.dispose()
 
