@@ -8,7 +8,8 @@ from typing import Any
 from uuid import uuid4
 
 import asyncpg
-from sqlalchemy import make_url, text
+from sqlalchemy import event, make_url, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_only  # await_ from 2.1 on; await_only is in 2.0 and 2.1
@@ -32,7 +33,9 @@ def connect_args(settings: Settings) -> dict[str, Any]:
 
 
 def prepare_engine(engine: AsyncEngine, settings: Settings) -> None:
-    """Connecting needs no hook (asyncpg takes everything in connect_args); pre-ping gets a cheaper ping."""
+    """Connecting reports asyncpg's errors as the DBAPI's (asyncpg takes everything else in connect_args);
+    pre-ping gets a cheaper ping."""
+    event.listen(engine.sync_engine, "do_connect", connect_reporting_dbapi_errors)
     if settings.pool_pre_ping:
         dialect = engine.dialect
         dialect.do_ping = ping_by_beginning  # type: ignore[method-assign]
@@ -40,6 +43,18 @@ def prepare_engine(engine: AsyncEngine, settings: Settings) -> None:
         # so that the next statement begins with it, as the driver already does for isolation levels
         dialect.set_readonly = restarting(dialect.set_readonly)  # type: ignore[method-assign]
         dialect.set_deferrable = restarting(dialect.set_deferrable)  # type: ignore[method-assign]
+
+
+def connect_reporting_dbapi_errors(dialect: Dialect, connection_record: Any, cargs: Any, cparams: Any) -> Any:
+    """Connect as the dialect does, with asyncpg's own errors (wrong password, no such database) raised as the
+    DBAPI's Error, which SQLAlchemy wraps in a DBAPIError like any other failed connection.
+
+    SQLAlchemy 2.1 does this itself; 2.0 lets them out unwrapped, and they would become 500s instead of 503s.
+    """
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise dialect.loaded_dbapi.Error(f"{type(error)}: {error}") from error
 
 
 def ping_by_beginning(dbapi_connection: Any) -> bool:
