@@ -1,0 +1,67 @@
+"""The rendered project's dependency ranges are true at both ends: its suite passes with every direct dependency at
+its lower bound (uv --resolution lowest-direct) and at its newest allowed release (--resolution highest).
+
+One PostgreSQL render (the variant whose render test_variants.py already makes on the same worker), one fresh venv
+per end. The CI workflow's `lowest` and `highest` jobs do the same on GitHub.
+"""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.rendering import run, tool
+from tests.variants import ALL, VARIANTS
+
+VARIANT = "postgresql-default-pool"
+# the packages the rendered pyproject.toml names; their installed versions go into the failure message
+DIRECT = re.compile(
+    r"^(alembic|fastapi|prometheus-client|pydantic-settings|sqlalchemy|uvicorn|asyncpg|aiosqlite|httpx|pytest"
+    r"|pytest-asyncio|ruff|schemathesis|starlette|pydantic)==",
+    re.IGNORECASE,
+)
+SUITE_TIMEOUT = 600
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "resolution",
+    [
+        pytest.param(resolution, marks=pytest.mark.xdist_group(VARIANT))
+        for resolution in ("lowest-direct", "highest")
+        if VARIANT in VARIANTS  # TEMPLATE_VARIANTS may narrow the run to other variants
+    ],
+)
+def test_rendered_suite_passes_at_each_end_of_the_dependency_ranges(
+    render_variant, database_env, tmp_path, resolution: str
+) -> None:
+    answers = ALL[VARIANT]
+    project = render_variant(VARIANT, answers)
+    venv = tmp_path / resolution
+    python = str(venv / "bin" / "python")
+    uv = tool("uv")
+    run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], cwd=project)
+    run([uv, "pip", "install", "--quiet", "--python", python, "--resolution", resolution, "-e", ".[dev]"], cwd=project)
+    frozen = run([uv, "pip", "freeze", "--python", python], cwd=project)
+    versions = " ".join(line for line in frozen.splitlines() if DIRECT.match(line))
+
+    # the project's own checks, as its CI runs them: lint with its own ruff, then its suite (stop at the first failure)
+    run([str(venv / "bin" / "ruff"), "check", "--no-cache", "."], cwd=project)
+    run([str(venv / "bin" / "ruff"), "format", "--no-cache", "--check", "."], cwd=project)
+    result = subprocess.run(
+        [python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env={**os.environ, **database_env(answers)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=SUITE_TIMEOUT,
+    )
+    assert result.returncode == 0, (
+        f"the rendered suite fails with dependencies at --resolution {resolution} ({versions}); raise the lower "
+        f"bound (or cap) of the package at fault in {{{{cookiecutter.project_slug}}}}/pyproject.toml:\n"
+        f"{result.stdout[-6000:]}"
+    )
+    assert re.search(r"\d+ passed", result.stdout), result.stdout
