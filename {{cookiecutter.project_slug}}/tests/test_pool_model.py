@@ -1,0 +1,674 @@
+"""Model-based test of the pool: random checkouts, returns, invalidations, cancellations, connect failures and the
+passing of time, run on the real pool class with a fake async driver on virtual time (no database), checking the
+pool's promises at every instant the event loop goes idle.
+
+A run is one seeded random sequence of operations, so a failure replays exactly:
+    POOL_MODEL_SEED=<seed> .venv/bin/pytest -q tests/test_pool_model.py
+The same machine measured against SQLAlchemy's AsyncAdaptedQueuePool (a report, not a test):
+    .venv/bin/python -m tests.test_pool_model --stock [--runs N] [--steps N] [--seed S]
+"""
+
+import argparse
+import asyncio
+import contextvars
+import logging
+import os
+import random
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+from unittest import mock
+
+import pytest
+from sqlalchemy import exc
+from sqlalchemy.pool import AsyncAdaptedQueuePool, Pool
+from sqlalchemy.pool import base as pool_base
+from sqlalchemy.util import await_only, greenlet_spawn
+
+from {{ cookiecutter.package_name }}.pool import FairWarmPool
+from tests.virtual_time import VirtualTimeLoop
+
+TICK = 1 / 64  # every random duration is a multiple: exact in binary, so that events often fall on the same instant
+REAPING_SLACK = 0.125  # an idle overflow connection may outlive overflow_idle_timeout by this much before it is closed
+STEPS = 2500
+SEEDS = range(6)
+
+INVARIANTS = {
+    "limit": "open or opening connections <= pool_size + max_overflow",
+    "accounting": "every open connection is checked out or idle in the pool, once",
+    "counters": "checkedin(), checkedout(), overflow() agree with the model",
+    "fifo": "waiters are served in arrival order",
+    "idle_capacity": "no checkout waits while a connection is idle or a slot is free",
+    "timeout_with_capacity": "no checkout times out after capacity was free for it",
+    "request_path_close": "a checkout or return closes no other connection",
+    "reaping": "idle overflow connections are closed overflow_idle_timeout after their return",
+    "dispose_waiters": "checkouts waiting at dispose fail at once, not with a timeout",
+    "dispose_closes": "after dispose: every connection closed, no pool timer or task left",
+    "errors": "no unexpected exception (checkout, return, event loop callbacks)",
+}
+
+ACTOR: contextvars.ContextVar[Any] = contextvars.ContextVar("pool_model_actor", default=None)
+
+
+class ConnectFailed(Exception):
+    """The fake server refused a connection."""
+
+
+class FakeConnection:
+    """A DBAPI connection of the fake driver: rollback and close are coroutines awaited from the pool's sync code."""
+
+    def __init__(self, driver: "FakeDriver", number: int) -> None:
+        self.driver = driver
+        self.number = number
+        self.state = "connecting"  # then open, closing, closed; or failed
+        self.started_at = driver.model.loop.time()  # SQLAlchemy's recycle counts from here
+
+    def rollback(self) -> None:
+        await_only(asyncio.sleep(self.driver.latency(self.driver.rollback_latency)))
+
+    def commit(self) -> None:
+        await_only(asyncio.sleep(0))
+
+    def close(self) -> None:
+        await_only(self.driver.close(self))
+
+    def __repr__(self) -> str:
+        return f"<connection {self.number} {self.state}>"
+
+
+class FakeDriver:
+    """Connections with random latency and random connect failures; it knows every connection's state, and whose
+    task (ACTOR) opened or closed it."""
+
+    def __init__(self, model: "Model", rng: random.Random, config: dict[str, Any]) -> None:
+        self.model = model
+        self.rng = rng
+        self.connect_latency = config["connect_latency"]
+        self.rollback_latency = config["rollback_latency"]
+        self.close_latency = config["close_latency"]
+        self.failure_rate = config["failure_rate"]
+        self.down_until = -1.0  # an outage: every connect fails until then
+        self.plan: deque[tuple[float, bool]] = deque()  # scripted (latency, succeeds) for the next connects
+        self.live: dict[int, FakeConnection] = {}  # connecting, open or closing
+        self.created = 0
+
+    def latency(self, longest: float) -> float:
+        return self.rng.randint(0, round(longest / TICK)) * TICK
+
+    def creator(self) -> FakeConnection:
+        return await_only(self.connect())
+
+    async def connect(self) -> FakeConnection:
+        self.created += 1
+        connection = FakeConnection(self, self.created)
+        self.live[connection.number] = connection
+        actor = self.model.actor()
+        if actor is not None:
+            self.model.started_connect(actor, connection)
+        if self.plan:
+            latency, succeeds = self.plan.popleft()
+        else:
+            latency, succeeds = self.latency(self.connect_latency), self.rng.random() >= self.failure_rate
+        try:
+            await asyncio.sleep(latency)
+            if not succeeds or self.model.loop.time() < self.down_until:
+                raise ConnectFailed(f"connection {connection.number} refused")
+        except BaseException:
+            connection.state = "failed"
+            del self.live[connection.number]
+            raise
+        finally:
+            if actor is not None:
+                actor.connecting = None
+        connection.state = "open"
+        return connection
+
+    async def close(self, connection: FakeConnection) -> None:
+        if connection.state != "open":
+            self.model.violation("accounting", ("close", connection.number), f"{connection} closed again")
+            return
+        actor = self.model.actor()
+        if actor is not None:
+            self.model.closing(actor, connection)
+        connection.state = "closing"
+        try:
+            await asyncio.sleep(self.latency(self.close_latency))
+        finally:  # a close that is interrupted still drops the connection, as a driver's terminate does
+            connection.state = "closed"
+            self.live.pop(connection.number, None)
+            if actor is not None:
+                actor.closing = None
+
+
+@dataclass
+class Client:
+    """One request: checks a connection out, holds it, gives it back."""
+
+    number: int
+    arrived: float
+    phase: str = "checkout"  # then holding, returning, done
+    task: asyncio.Task[None] | None = None
+    fairy: Any = None
+    connection: FakeConnection | None = None
+    connecting: FakeConnection | None = None
+    closing: FakeConnection | None = None
+    closed_on_checkout: int = 0
+    served: bool = False  # got a connection or a slot to open one in
+    served_at: float | None = None
+    overdue: bool = False  # waited at an instant when capacity was free for it
+    outcome: str = ""
+
+    @property
+    def waiting(self) -> bool:
+        return self.phase == "checkout" and not self.served and self.closing is None
+
+
+class Disposer:
+    """The actor of a dispose() call."""
+
+
+@dataclass
+class Result:
+    seed: int
+    config: dict[str, Any]
+    steps: int
+    incidents: dict[str, set[Any]] = field(default_factory=dict)
+    first: dict[str, str] = field(default_factory=dict)
+    trace: deque[str] = field(default_factory=lambda: deque(maxlen=40))
+    trace_to_first: list[str] = field(default_factory=list)  # the operations before the first violation
+
+    def counts(self) -> Counter[str]:
+        return Counter({name: len(keys) for name, keys in self.incidents.items()})
+
+    def describe(self) -> str:
+        lines = [f"seed {self.seed}, {self.steps} steps, {self.config}"]
+        lines += [f"  {name}: {len(keys)} x, first: {self.first[name]}" for name, keys in self.incidents.items()]
+        lines += ["  operations before the first violation:", *(f"    {line}" for line in self.trace_to_first)]
+        return "\n".join(lines)
+
+
+def random_config(rng: random.Random) -> dict[str, Any]:
+    return {
+        "pool_size": rng.randint(1, 4),
+        "max_overflow": rng.randint(0, 4),
+        "timeout": rng.choice([0.25, 0.5, 1.0, 2.0]),
+        "overflow_idle_timeout": rng.choice([0.0, 0.0, 0.5, 1.0, 3.0]),
+        "recycle": rng.choice([-1, -1, 2, 5]),
+        "connect_latency": rng.choice([0.0, 0.125, 0.5]),
+        "rollback_latency": rng.choice([0.0, 0.0625]),
+        "close_latency": rng.choice([0.0, 0.0625, 0.25]),
+        "failure_rate": rng.choice([0.0, 0.1, 0.3]),
+    }
+
+
+def idle_records(pool: Pool) -> list[Any]:
+    """The pool's idle connection records: its queue, and FairWarmPool's idle overflow ("spare") ones."""
+    queue = vars(pool._pool).get("_queue")  # SQLAlchemy makes the asyncio.Queue on first use
+    records = list(queue._queue) if queue is not None else []
+    for item in getattr(pool, "_spare", ()):
+        records.append(item[0] if isinstance(item, tuple) else item)
+    return records
+
+
+class Model:
+    """Runs one pool on virtual time, applies operations and checks the invariants at every idle instant."""
+
+    def __init__(self, pool_class: type[Pool], seed: int, config: dict[str, Any] | None = None) -> None:
+        self.rng = random.Random(seed)
+        self.config = config or random_config(self.rng)
+        self.result = Result(seed, self.config, 0)
+        self.loop = VirtualTimeLoop()
+        self.loop.selector.on_idle = self.check
+        self.loop.set_exception_handler(self.loop_error)
+        self.driver = FakeDriver(self, self.rng, self.config)
+        self.size = self.config["pool_size"]
+        self.limit = self.size + self.config["max_overflow"]
+        self.is_fair = issubclass(pool_class, FairWarmPool)
+        self.idle_timeout = self.config["overflow_idle_timeout"] if self.is_fair else 0.0
+        extra = {"overflow_idle_timeout": self.idle_timeout, "clock": self.loop.time} if self.is_fair else {}
+        self.pool = pool_class(
+            self.driver.creator,
+            pool_size=self.size,
+            max_overflow=self.config["max_overflow"],
+            timeout=self.config["timeout"],
+            recycle=self.config["recycle"],
+            **extra,
+        )
+        self.clients: dict[int, Client] = {}  # not done yet, in arrival order
+        self.all_clients: list[Client] = []
+        self.arrivals = 0
+        self.newly_served: list[Client] = []
+        self.idle_since: dict[int, float] = {}
+        self.disposed = False
+        self.dispose_waiters: list[Client] = []
+        self.cancellations: list[asyncio.TimerHandle] = []
+
+    # --- bookkeeping called by the driver and the tasks
+
+    def violation(self, name: str, key: Any, message: str) -> None:
+        keys = self.result.incidents.setdefault(name, set())
+        if not keys:
+            self.result.first[name] = f"t={self.loop.time():.4f} {message}"
+            if not self.result.incidents.keys() - {name}:
+                self.result.trace_to_first = list(self.result.trace)
+        keys.add(key)
+
+    def note(self, text: str) -> None:
+        self.result.trace.append(f"t={self.loop.time():.4f} {text}")
+
+    def loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        self.violation("errors", ("loop", len(self.result.trace)), f"event loop: {context.get('message')}")
+
+    def actor(self) -> Client | None:
+        """The request whose task runs the driver now; None for the pool's own tasks (and for dispose)."""
+        actor = ACTOR.get()  # timers and tasks the pool starts inherit it: check that its own task runs
+        if isinstance(actor, Client) and actor.task is asyncio.current_task():
+            return actor
+        return None
+
+    def started_connect(self, client: Client, connection: FakeConnection) -> None:
+        client.connecting = connection
+        if client.phase == "checkout" and not client.served:
+            self.serve(client)
+
+    def serve(self, client: Client) -> None:
+        client.served = True
+        client.served_at = self.loop.time()
+        self.newly_served.append(client)
+
+    def closing(self, client: Client, connection: FakeConnection) -> None:
+        client.closing = connection
+        if client.phase == "returning" and connection is client.connection:
+            return
+        recycle = self.config["recycle"]
+        due = recycle > 0 and self.loop.time() - connection.started_at > recycle
+        if client.phase == "checkout" and due and client.closed_on_checkout == 0:
+            client.closed_on_checkout += 1  # its own connection, too old: the pool recycles it
+            return
+        self.violation(
+            "request_path_close", connection.number, f"client {client.number} ({client.phase}) closes {connection}"
+        )
+
+    # --- operations
+
+    async def _checkout(self, client: Client) -> None:
+        ACTOR.set(client)
+        try:
+            fairy = await greenlet_spawn(self.pool.connect)
+        except exc.TimeoutError:
+            client.outcome = "timeout"
+            if client.overdue:
+                self.violation(
+                    "timeout_with_capacity", client.number, f"client {client.number} timed out with capacity free"
+                )
+        except ConnectFailed:
+            client.outcome = "connect failed"
+        except asyncio.CancelledError:
+            client.outcome = "cancelled"
+        except Exception as error:
+            client.outcome = f"error {type(error).__name__}: {error}"
+            if not self.disposed:
+                self.violation("errors", client.number, f"client {client.number} checkout: {client.outcome}")
+        else:
+            client.fairy = fairy
+            client.connection = fairy.dbapi_connection
+            client.phase = "holding"
+            if not client.served:
+                self.serve(client)
+            return
+        client.phase = "done"
+        self.clients.pop(client.number, None)
+
+    async def _give_back(self, client: Client, invalidate: bool) -> None:
+        ACTOR.set(client)
+        try:
+            await greenlet_spawn(client.fairy.invalidate if invalidate else client.fairy.close)
+        except Exception as error:
+            self.violation("errors", ("return", client.number), f"client {client.number} return: {error!r}")
+        client.phase = "done"
+        client.outcome = "invalidated" if invalidate else "returned"
+        self.clients.pop(client.number, None)
+
+    def checkout(self) -> None:
+        self.arrivals += 1
+        client = Client(self.arrivals, self.loop.time())
+        self.clients[client.number] = client
+        self.all_clients.append(client)
+        client.task = self.loop.create_task(self._checkout(client))
+        self.note(f"checkout {client.number}")
+
+    def give_back(self, client: Client, invalidate: bool = False) -> None:
+        client.phase = "returning"
+        client.task = self.loop.create_task(self._give_back(client, invalidate))
+        self.note(f"{'invalidate' if invalidate else 'return'} {client.number} ({client.connection})")
+
+    def cancel(self, client: Client, after: float) -> None:
+        assert client.task is not None
+        self.note(f"cancel {client.number} in {after} s ({'waiting' if client.waiting else 'connecting'})")
+        if after == 0:
+            client.task.cancel()
+        else:
+            self.cancellations.append(self.loop.call_later(after, client.task.cancel))
+
+    def dispose(self) -> None:
+        self.dispose_waiters = [client for client in self.clients.values() if client.waiting]
+        self.note(f"dispose, {len(self.dispose_waiters)} waiting")
+        self.disposed = True
+
+        async def dispose() -> None:
+            ACTOR.set(Disposer())
+            await greenlet_spawn(self.pool.dispose)
+
+        self.loop.run_until_complete(dispose())
+        self.loop.settle()
+        for client in self.dispose_waiters:
+            if client.phase != "done" or client.outcome in ("timeout", "returned", "invalidated"):
+                self.violation(
+                    "dispose_waiters",
+                    client.number,
+                    f"client {client.number} waiting at dispose: {client.phase} {client.outcome}".strip(),
+                )
+
+    def step(self) -> None:
+        rng, loop = self.rng, self.loop
+        holding = [client for client in self.clients.values() if client.phase == "holding"]
+        pending = [client for client in self.clients.values() if client.phase == "checkout"]
+        choice = rng.choices(
+            ["checkout", "burst", "return", "invalidate", "cancel", "wait", "long wait", "outage"],
+            [30, 3, 22, 3, 5, 30, 3, 1],
+        )[0]
+        if choice in ("checkout", "burst") and len(self.clients) < 3 * self.limit + 3:
+            for _ in range(1 if choice == "checkout" else rng.randint(2, 5)):
+                self.checkout()
+        elif choice in ("return", "invalidate") and holding:
+            self.give_back(rng.choice(holding), invalidate=choice == "invalidate")
+        elif choice == "cancel" and pending:
+            self.cancel(rng.choice(pending), rng.choice([0.0, rng.randint(1, 32) * TICK]))
+        elif choice == "outage":
+            self.driver.down_until = loop.time() + rng.randint(1, 64) * TICK
+            self.note(f"outage until {self.driver.down_until}")
+        elif choice == "long wait":
+            seconds = rng.randint(1, 4) * (self.config["timeout"] + self.idle_timeout)
+            self.note(f"wait {seconds} s")
+            loop.advance(seconds)
+        else:
+            seconds = rng.randint(0, 16) * TICK
+            self.note(f"wait {seconds} s")
+            loop.advance(seconds)
+        loop.settle()
+        self.result.steps += 1
+
+    def drain(self) -> None:
+        """Every request finishes: holders give their connections back, waiters get one or give up."""
+        for _ in range(10_000):
+            if not self.clients:
+                for timer in self.cancellations:
+                    timer.cancel()
+                return
+            for client in list(self.clients.values()):
+                if client.phase == "holding":
+                    self.give_back(client)
+            self.loop.advance(8 * TICK)
+        raise AssertionError(f"requests never finished: {list(self.clients.values())}")
+
+    def finish(self) -> None:
+        if self.rng.random() < 0.5:
+            self.dispose()  # under load: waiters must fail, holders give back to a disposed pool
+        self.drain()
+        # the final dispose comes at a random moment of the idle overflow connections' reaping
+        self.loop.advance(self.rng.randint(0, round((self.idle_timeout + 1) / TICK)) * TICK)
+        self.dispose()
+        timers = [timer for timer in self.loop._scheduled if not timer.cancelled()]
+        for timer in timers:
+            self.violation("dispose_closes", ("timer", repr(timer)), f"timer left after dispose: {timer}")
+        tasks = [task for task in asyncio.all_tasks(self.loop) if not task.done()]
+        for task in tasks:
+            self.violation("dispose_closes", ("task", repr(task)), f"task left after dispose: {task}")
+        self.loop.advance(self.config["timeout"] + self.idle_timeout + 1)
+        for connection in self.driver.live.values():
+            self.violation("dispose_closes", connection.number, f"{connection} after dispose")
+        counters = self.pool.checkedin(), self.pool.checkedout(), self.pool.overflow()
+        if counters != (0, 0, -self.size):
+            self.violation(
+                "dispose_closes",
+                "counters",
+                "after dispose: checkedin {}, checkedout {}, overflow {}".format(*counters),
+            )
+
+    def run(self, steps: int) -> Result:
+        with virtual_wall_clock(self.loop.time):
+            try:
+                for _ in range(steps):
+                    self.step()
+                self.finish()
+            finally:
+                self.close_loop()
+        return self.result
+
+    def close_loop(self) -> None:
+        self.loop.selector.on_idle = lambda: None
+        for task in asyncio.all_tasks(self.loop):
+            task.cancel()
+        self.loop.run_until_complete(asyncio.sleep(0))
+        self.loop.close()
+
+    # --- the invariants, at every idle instant
+
+    def check(self) -> None:
+        now = self.loop.time()
+        live = self.driver.live.values()
+        states = Counter(connection.state for connection in live)
+        if len(self.driver.live) > self.limit:
+            self.violation("limit", max(self.driver.live), f"{dict(states)} connections, limit {self.limit}")
+
+        with_client: dict[int, Client] = {}
+        for client in self.clients.values():
+            connection = client.connection
+            if client.phase == "holding" and connection is not None and connection.state == "open":
+                if connection.number in with_client:
+                    self.violation("accounting", connection.number, f"{connection} checked out twice")
+                with_client[connection.number] = client
+        records = idle_records(self.pool)
+        idle: set[int] = set()
+        for record in records:
+            connection = record.dbapi_connection
+            if connection is None:
+                continue  # invalidated: the slot reconnects on its next checkout
+            if connection.state != "open":
+                self.violation("accounting", connection.number, f"idle in the pool: {connection}")
+            elif connection.number in with_client:
+                client = with_client[connection.number]
+                self.violation("accounting", connection.number, f"{connection} idle and held by client {client.number}")
+            elif connection.number in idle:
+                self.violation("accounting", connection.number, f"{connection} idle twice")
+            idle.add(connection.number)
+        for client in self.clients.values():
+            connection = client.connection
+            # still with the request until the pool takes it (it may close others' before it returns)
+            if (
+                client.phase == "returning"
+                and connection is not None
+                and connection.state == "open"
+                and connection.number not in idle
+                and connection.number not in with_client
+            ):
+                with_client[connection.number] = client
+        for connection in live:
+            if connection.state == "open" and connection.number not in with_client and connection.number not in idle:
+                self.violation("accounting", connection.number, f"{connection} leaked: not checked out, not idle")
+
+        self.check_reaping(now, idle)
+        if self.disposed:
+            return  # a disposed pool only has to close what comes back
+
+        self.check_counters(records, states, with_client)
+        waiting = [client for client in self.clients.values() if client.waiting]
+        for served in self.newly_served:
+            for client in waiting:
+                if client.number < served.number:
+                    self.violation("fifo", client.number, f"client {served.number} served while {client.number} waits")
+        self.newly_served.clear()
+        free = self.limit - states["connecting"] - states["closing"] - len(with_client)
+        for client in waiting[: max(0, free)]:
+            client.overdue = True
+            self.violation(
+                "idle_capacity",
+                client.number,
+                f"client {client.number} waits, {len(waiting)} waiting, {free} free "
+                f"({dict(states)}, {len(with_client)} checked out)",
+            )
+
+    def check_counters(self, records: list[Any], states: Counter[str], with_client: dict[int, Client]) -> None:
+        pool = self.pool
+        in_use = sum(
+            1
+            for client in self.clients.values()
+            if client.phase in ("holding", "returning") or client.connecting is not None
+        )
+        possibly = sum(1 for client in self.clients.values() if client.phase == "checkout" and client.served)
+        checkedin, checkedout, overflow = pool.checkedin(), pool.checkedout(), pool.overflow()
+        if (
+            checkedin != len(records)
+            or not in_use <= checkedout <= in_use + possibly + states["closing"]
+            or overflow != checkedin + checkedout - self.size
+        ):
+            self.violation(
+                "counters",
+                self.loop.time(),
+                f"checkedin {checkedin} checkedout {checkedout} overflow {overflow}; model: {len(records)} idle, "
+                f"{in_use} in use (+{possibly} served, +{states['closing']} closing)",
+            )
+
+    def check_reaping(self, now: float, idle: set[int]) -> None:
+        for number in list(self.idle_since):
+            if number not in idle:
+                del self.idle_since[number]
+        for number in idle:
+            self.idle_since.setdefault(number, now)
+        overdue = sorted(
+            (since, number)
+            for number, since in self.idle_since.items()
+            if now - since > self.idle_timeout + REAPING_SLACK
+        )
+        for _, number in overdue[self.size :]:
+            self.violation("reaping", number, f"connection {number} idle since {self.idle_since[number]}")
+
+
+@contextmanager
+def virtual_wall_clock(clock: Callable[[], float]) -> Iterator[None]:
+    """SQLAlchemy's pool reads time.time() for pool_recycle: give it the virtual clock."""
+    with mock.patch.object(pool_base, "time", SimpleNamespace(time=clock)):
+        yield
+
+
+def known_fault(pool_class: type[Pool]) -> Model:
+    """pool_size 1 + max_overflow 1, timeout 1: the only kept connection is checked out; a second checkout opens an
+    overflow connection that fails after 0.3 s; a third checkout, queued meanwhile, must get the freed slot."""
+    config = random_config(random.Random(0)) | {
+        "pool_size": 1,
+        "max_overflow": 1,
+        "timeout": 1.0,
+        "overflow_idle_timeout": 30.0,
+        "recycle": -1,
+        "failure_rate": 0.0,
+    }
+    model = Model(pool_class, seed=0, config=config)
+    model.driver.plan.extend([(0.0, True), (0.3, False), (0.125, True)])
+    with virtual_wall_clock(model.loop.time):
+        try:
+            model.checkout()
+            model.loop.settle()
+            model.checkout()
+            model.loop.advance(0.05)
+            model.checkout()
+            model.loop.advance(1.5)
+        finally:
+            model.close_loop()
+    return model
+
+
+def run_seed(pool_class: type[Pool], seed: int, steps: int = STEPS) -> Result:
+    return Model(pool_class, seed).run(steps)
+
+
+def seeds() -> list[int]:
+    chosen = os.environ.get("POOL_MODEL_SEED")
+    return [int(chosen)] if chosen else list(SEEDS)
+
+
+def test_a_slot_freed_by_a_failed_connect_goes_to_the_waiting_checkout() -> None:
+    model = known_fault(FairWarmPool)
+    first, second, third = model.all_clients
+    assert not model.result.incidents, model.result.describe()
+    assert (first.phase, second.outcome, third.phase) == ("holding", "connect failed", "holding")
+    assert third.served_at == 0.3  # it opens a connection in the freed slot at once
+
+
+def test_the_model_catches_the_stock_pool_leaving_a_freed_slot_unused() -> None:
+    """The checker's own test: SQLAlchemy's pool lets the third checkout wait out its timeout with a slot free (it
+    then finds the slot and connects), and the model says so."""
+    model = known_fault(AsyncAdaptedQueuePool)
+    first, second, third = model.all_clients
+    assert (first.phase, second.outcome, third.phase) == ("holding", "connect failed", "holding")
+    assert third.served_at == 1.05
+    assert model.result.incidents == {"idle_capacity": {3}}, model.result.describe()
+
+
+@pytest.mark.parametrize("seed", seeds())
+def test_the_pool_keeps_its_promises_under_random_operations(seed: int) -> None:
+    result = run_seed(FairWarmPool, seed)
+    print(f"seed {seed}: {result.steps} steps, {result.config}")
+    assert not result.incidents, (
+        f"{result.describe()}\nreplay: POOL_MODEL_SEED={seed} .venv/bin/pytest -q tests/test_pool_model.py"
+    )
+
+
+def table(runs: int, steps: int, first_seed: int, pool_classes: list[type[Pool]]) -> str:
+    columns = []
+    for pool_class in pool_classes:
+        totals: Counter[str] = Counter()
+        failing: Counter[str] = Counter()
+        started = time.perf_counter()
+        for seed in range(first_seed, first_seed + runs):
+            counts = run_seed(pool_class, seed, steps).counts()
+            totals.update(counts)
+            failing.update(counts.keys())
+        columns.append((pool_class.__name__, totals, failing, time.perf_counter() - started))
+    width = max(map(len, INVARIANTS)) + 2
+    lines = [f"{runs} runs x {steps} steps, seeds {first_seed}..{first_seed + runs - 1}; incidents (runs)"]
+    lines.append("invariant".ljust(width) + "".join(name.rjust(26) for name, *_ in columns))
+    for name in INVARIANTS:
+        cells = "".join(f"{totals[name]} ({failing[name]})".rjust(26) for _, totals, failing, _ in columns)
+        lines.append(name.ljust(width) + cells)
+    lines.append("wall time".ljust(width) + "".join(f"{seconds:.1f} s".rjust(26) for *_, seconds in columns))
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stock", action="store_true", help="also run SQLAlchemy's AsyncAdaptedQueuePool")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument("--seed", type=int, default=0, help="first seed")
+    parser.add_argument("--show", action="store_true", help="describe each run that breaks an invariant")
+    args = parser.parse_args(argv)
+    logging.getLogger().addHandler(logging.NullHandler())  # SQLAlchemy logs closes interrupted by cancellation
+    classes: list[type[Pool]] = [FairWarmPool, *([AsyncAdaptedQueuePool] if args.stock else [])]
+    if args.show:
+        for pool_class in classes:
+            for seed in range(args.seed, args.seed + args.runs):
+                result = run_seed(pool_class, seed, args.steps)
+                if result.incidents:
+                    print(f"{pool_class.__name__}: {result.describe()}\n")
+    for invariant, text in INVARIANTS.items():
+        print(f"{invariant}: {text}")
+    print(table(args.runs, args.steps, args.seed, classes))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
