@@ -66,6 +66,7 @@ class FakeConnection:
         self.driver = driver
         self.number = number
         self.state = "connecting"  # then open, closing, closed; or failed
+        self.generation: Generation = driver.model.generation  # the pool that opened it (replaced below if known)
         self.started_at = driver.model.loop.time()  # SQLAlchemy's recycle counts from here
 
     def rollback(self) -> None:
@@ -109,6 +110,7 @@ class FakeDriver:
         self.live[connection.number] = connection
         actor = self.model.actor()
         if actor is not None:
+            connection.generation = actor.generation
             self.model.started_connect(actor, connection)
         if self.plan:
             latency, succeeds = self.plan.popleft()
@@ -130,8 +132,7 @@ class FakeDriver:
 
     async def close(self, connection: FakeConnection) -> None:
         if connection.state != "open":
-            self.model.violation("accounting", ("close", connection.number), f"{connection} closed again")
-            return
+            return  # closed again (SQLAlchemy 2.0 does after an interrupted close): a no-op, as in real drivers
         actor = self.model.actor()
         if actor is not None:
             self.model.closing(actor, connection)
@@ -151,6 +152,7 @@ class Client:
 
     number: int
     arrived: float
+    generation: "Generation"
     phase: str = "checkout"  # then holding, returning, done
     task: asyncio.Task[None] | None = None
     fairy: Any = None
@@ -170,6 +172,17 @@ class Client:
 
 class Disposer:
     """The actor of a dispose() call."""
+
+
+@dataclass(eq=False)
+class Generation:
+    """A pool and what the model knows of it. engine.dispose() disposes the pool and continues with a new one made by
+    pool.recreate(); connections checked out of the old one go back to it."""
+
+    pool: Pool
+    number: int
+    disposed: bool = False
+    idle_since: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -231,7 +244,7 @@ class Model:
         self.is_fair = issubclass(pool_class, FairWarmPool)
         self.idle_timeout = self.config["overflow_idle_timeout"] if self.is_fair else 0.0
         extra = {"overflow_idle_timeout": self.idle_timeout, "clock": self.loop.time} if self.is_fair else {}
-        self.pool = pool_class(
+        pool = pool_class(
             self.driver.creator,
             pool_size=self.size,
             max_overflow=self.config["max_overflow"],
@@ -239,14 +252,16 @@ class Model:
             recycle=self.config["recycle"],
             **extra,
         )
+        self.generations = [Generation(pool, 1)]
         self.clients: dict[int, Client] = {}  # not done yet, in arrival order
         self.all_clients: list[Client] = []
         self.arrivals = 0
         self.newly_served: list[Client] = []
-        self.idle_since: dict[int, float] = {}
-        self.disposed = False
-        self.dispose_waiters: list[Client] = []
         self.cancellations: list[asyncio.TimerHandle] = []
+
+    @property
+    def generation(self) -> Generation:
+        return self.generations[-1]
 
     # --- bookkeeping called by the driver and the tasks
 
@@ -299,7 +314,7 @@ class Model:
     async def _checkout(self, client: Client) -> None:
         ACTOR.set(client)
         try:
-            fairy = await greenlet_spawn(self.pool.connect)
+            fairy = await greenlet_spawn(client.generation.pool.connect)
         except exc.TimeoutError:
             client.outcome = "timeout"
             if client.overdue:
@@ -312,7 +327,7 @@ class Model:
             client.outcome = "cancelled"
         except Exception as error:
             client.outcome = f"error {type(error).__name__}: {error}"
-            if not self.disposed:
+            if not client.generation.disposed:
                 self.violation("errors", client.number, f"client {client.number} checkout: {client.outcome}")
         else:
             client.fairy = fairy
@@ -336,7 +351,7 @@ class Model:
 
     def checkout(self) -> None:
         self.arrivals += 1
-        client = Client(self.arrivals, self.loop.time())
+        client = Client(self.arrivals, self.loop.time(), self.generation)
         self.clients[client.number] = client
         self.all_clients.append(client)
         client.task = self.loop.create_task(self._checkout(client))
@@ -355,18 +370,21 @@ class Model:
         else:
             self.cancellations.append(self.loop.call_later(after, client.task.cancel))
 
-    def dispose(self) -> None:
-        self.dispose_waiters = [client for client in self.clients.values() if client.waiting]
-        self.note(f"dispose, {len(self.dispose_waiters)} waiting")
-        self.disposed = True
+    def dispose(self, generation: Generation, recreate: bool) -> None:
+        """What engine.dispose() does: dispose the pool, and (recreate) continue with pool.recreate()."""
+        waiters = [client for client in self.clients.values() if client.waiting and client.generation is generation]
+        self.note(f"dispose pool {generation.number}, {len(waiters)} waiting")
+        generation.disposed = True
 
         async def dispose() -> None:
             ACTOR.set(Disposer())
-            await greenlet_spawn(self.pool.dispose)
+            await greenlet_spawn(generation.pool.dispose)
 
         self.loop.run_until_complete(dispose())
+        if recreate:
+            self.generations.append(Generation(self.recreate(generation.pool), generation.number + 1))
         self.loop.settle()
-        for client in self.dispose_waiters:
+        for client in waiters:
             if client.phase != "done" or client.outcome in ("timeout", "returned", "invalidated"):
                 self.violation(
                     "dispose_waiters",
@@ -374,13 +392,22 @@ class Model:
                     f"client {client.number} waiting at dispose: {client.phase} {client.outcome}".strip(),
                 )
 
+    def recreate(self, pool: Pool) -> Pool:
+        new = pool.recreate()
+        if self.is_fair:
+            settings = {"overflow_idle_timeout": new.overflow_idle_timeout, "clock": getattr(new, "_clock", None)}
+            if settings != {"overflow_idle_timeout": self.idle_timeout, "clock": self.loop.time}:
+                self.violation("errors", "recreate", f"recreate() makes a pool with {settings}")
+                new._clock = self.loop.time  # go on with the virtual clock, to check the rest
+        return new
+
     def step(self) -> None:
         rng, loop = self.rng, self.loop
         holding = [client for client in self.clients.values() if client.phase == "holding"]
         pending = [client for client in self.clients.values() if client.phase == "checkout"]
         choice = rng.choices(
-            ["checkout", "burst", "return", "invalidate", "cancel", "wait", "long wait", "outage"],
-            [30, 3, 22, 3, 5, 30, 3, 1],
+            ["checkout", "burst", "return", "invalidate", "cancel", "wait", "long wait", "outage", "dispose"],
+            [30, 3, 22, 3, 5, 30, 3, 1, 0.3],
         )[0]
         if choice in ("checkout", "burst") and len(self.clients) < 3 * self.limit + 3:
             for _ in range(1 if choice == "checkout" else rng.randint(2, 5)):
@@ -389,6 +416,8 @@ class Model:
             self.give_back(rng.choice(holding), invalidate=choice == "invalidate")
         elif choice == "cancel" and pending:
             self.cancel(rng.choice(pending), rng.choice([0.0, rng.randint(1, 32) * TICK]))
+        elif choice == "dispose":
+            self.dispose(self.generation, recreate=True)
         elif choice == "outage":
             self.driver.down_until = loop.time() + rng.randint(1, 64) * TICK
             self.note(f"outage until {self.driver.down_until}")
@@ -418,11 +447,12 @@ class Model:
 
     def finish(self) -> None:
         if self.rng.random() < 0.5:
-            self.dispose()  # under load: waiters must fail, holders give back to a disposed pool
+            self.dispose(self.generation, recreate=True)  # under load: waiters must fail
         self.drain()
         # the final dispose comes at a random moment of the idle overflow connections' reaping
         self.loop.advance(self.rng.randint(0, round((self.idle_timeout + 1) / TICK)) * TICK)
-        self.dispose()
+        for generation in self.generations:
+            self.dispose(generation, recreate=False)  # old pools too: what came back to them after their dispose
         timers = [timer for timer in self.loop._scheduled if not timer.cancelled()]
         for timer in timers:
             self.violation("dispose_closes", ("timer", repr(timer)), f"timer left after dispose: {timer}")
@@ -432,13 +462,16 @@ class Model:
         self.loop.advance(self.config["timeout"] + self.idle_timeout + 1)
         for connection in self.driver.live.values():
             self.violation("dispose_closes", connection.number, f"{connection} after dispose")
-        counters = self.pool.checkedin(), self.pool.checkedout(), self.pool.overflow()
-        if counters != (0, 0, -self.size):
-            self.violation(
-                "dispose_closes",
-                "counters",
-                "after dispose: checkedin {}, checkedout {}, overflow {}".format(*counters),
-            )
+        for generation in self.generations:
+            pool = generation.pool
+            counters = pool.checkedin(), pool.checkedout(), pool.overflow()
+            if counters != (0, 0, -self.size):
+                self.violation(
+                    "dispose_closes",
+                    ("counters", generation.number),
+                    f"pool {generation.number} after dispose: checkedin {counters[0]}, checkedout {counters[1]}, "
+                    f"overflow {counters[2]}",
+                )
 
     def run(self, steps: int) -> Result:
         with virtual_wall_clock(self.loop.time):
@@ -461,19 +494,29 @@ class Model:
 
     def check(self) -> None:
         now = self.loop.time()
-        live = self.driver.live.values()
-        states = Counter(connection.state for connection in live)
-        if len(self.driver.live) > self.limit:
-            self.violation("limit", max(self.driver.live), f"{dict(states)} connections, limit {self.limit}")
+        for generation in self.generations:
+            clients = [client for client in self.clients.values() if client.generation is generation]
+            live = [connection for connection in self.driver.live.values() if connection.generation is generation]
+            if clients or live or not generation.disposed:
+                self.check_pool(generation, now, clients, live)
+        self.newly_served.clear()
 
+    def check_pool(self, generation: Generation, now: float, clients: list[Client], live: list[FakeConnection]) -> None:
+        states = Counter(connection.state for connection in live)
+        if len(live) > self.limit:
+            self.violation(
+                "limit",
+                max(connection.number for connection in live),
+                f"{dict(states)} connections, limit {self.limit}",
+            )
         with_client: dict[int, Client] = {}
-        for client in self.clients.values():
+        for client in clients:
             connection = client.connection
             if client.phase == "holding" and connection is not None and connection.state == "open":
                 if connection.number in with_client:
                     self.violation("accounting", connection.number, f"{connection} checked out twice")
                 with_client[connection.number] = client
-        records = idle_records(self.pool)
+        records = idle_records(generation.pool)
         idle: set[int] = set()
         for record in records:
             connection = record.dbapi_connection
@@ -487,7 +530,7 @@ class Model:
             elif connection.number in idle:
                 self.violation("accounting", connection.number, f"{connection} idle twice")
             idle.add(connection.number)
-        for client in self.clients.values():
+        for client in clients:
             connection = client.connection
             # still with the request until the pool takes it (it may close others' before it returns)
             if (
@@ -502,17 +545,16 @@ class Model:
             if connection.state == "open" and connection.number not in with_client and connection.number not in idle:
                 self.violation("accounting", connection.number, f"{connection} leaked: not checked out, not idle")
 
-        self.check_reaping(now, idle)
-        if self.disposed:
+        self.check_reaping(generation, now, idle)
+        if generation.disposed:
             return  # a disposed pool only has to close what comes back
 
-        self.check_counters(records, states, with_client)
-        waiting = [client for client in self.clients.values() if client.waiting]
+        self.check_counters(generation.pool, clients, records, states)
+        waiting = [client for client in clients if client.waiting]
         for served in self.newly_served:
-            for client in waiting:
+            for client in waiting if served.generation is generation else ():
                 if client.number < served.number:
                     self.violation("fifo", client.number, f"client {served.number} served while {client.number} waits")
-        self.newly_served.clear()
         free = self.limit - states["connecting"] - states["closing"] - len(with_client)
         for client in waiting[: max(0, free)]:
             client.overdue = True
@@ -523,14 +565,11 @@ class Model:
                 f"({dict(states)}, {len(with_client)} checked out)",
             )
 
-    def check_counters(self, records: list[Any], states: Counter[str], with_client: dict[int, Client]) -> None:
-        pool = self.pool
+    def check_counters(self, pool: Pool, clients: list[Client], records: list[Any], states: Counter[str]) -> None:
         in_use = sum(
-            1
-            for client in self.clients.values()
-            if client.phase in ("holding", "returning") or client.connecting is not None
+            1 for client in clients if client.phase in ("holding", "returning") or client.connecting is not None
         )
-        possibly = sum(1 for client in self.clients.values() if client.phase == "checkout" and client.served)
+        possibly = sum(1 for client in clients if client.phase == "checkout" and client.served)
         checkedin, checkedout, overflow = pool.checkedin(), pool.checkedout(), pool.overflow()
         if (
             checkedin != len(records)
@@ -544,19 +583,19 @@ class Model:
                 f"{in_use} in use (+{possibly} served, +{states['closing']} closing)",
             )
 
-    def check_reaping(self, now: float, idle: set[int]) -> None:
-        for number in list(self.idle_since):
+    def check_reaping(self, generation: Generation, now: float, idle: set[int]) -> None:
+        for number in list(generation.idle_since):
             if number not in idle:
-                del self.idle_since[number]
+                del generation.idle_since[number]
         for number in idle:
-            self.idle_since.setdefault(number, now)
+            generation.idle_since.setdefault(number, now)
         overdue = sorted(
             (since, number)
-            for number, since in self.idle_since.items()
+            for number, since in generation.idle_since.items()
             if now - since > self.idle_timeout + REAPING_SLACK
         )
         for _, number in overdue[self.size :]:
-            self.violation("reaping", number, f"connection {number} idle since {self.idle_since[number]}")
+            self.violation("reaping", number, f"connection {number} idle since {generation.idle_since[number]}")
 
 
 @contextmanager
