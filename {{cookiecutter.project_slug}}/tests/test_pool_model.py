@@ -93,12 +93,15 @@ class FakeDriver:
         self.rollback_latency = config["rollback_latency"]
         self.close_latency = config["close_latency"]
         self.failure_rate = config["failure_rate"]
+        self.exact = config.get("exact_latency", False)  # scripted scenarios: every latency is the longest
         self.down_until = -1.0  # an outage: every connect fails until then
         self.plan: deque[tuple[float, bool]] = deque()  # scripted (latency, succeeds) for the next connects
         self.live: dict[int, FakeConnection] = {}  # connecting, open or closing
         self.created = 0
 
     def latency(self, longest: float) -> float:
+        if self.exact:
+            return longest
         return self.rng.randint(0, round(longest / TICK)) * TICK
 
     def creator(self) -> FakeConnection:
@@ -372,17 +375,28 @@ class Model:
 
     def dispose(self, generation: Generation, recreate: bool) -> None:
         """What engine.dispose() does: dispose the pool, and (recreate) continue with pool.recreate()."""
-        waiters = [client for client in self.clients.values() if client.waiting and client.generation is generation]
-        self.note(f"dispose pool {generation.number}, {len(waiters)} waiting")
-        generation.disposed = True
-
-        async def dispose() -> None:
-            ACTOR.set(Disposer())
-            await greenlet_spawn(generation.pool.dispose)
-
-        self.loop.run_until_complete(dispose())
+        self.dispose_all([generation])
         if recreate:
             self.generations.append(Generation(self.recreate(generation.pool), generation.number + 1))
+            self.loop.settle()
+
+    def dispose_all(self, generations: list[Generation]) -> None:
+        """Dispose these pools at the same instant (each generation's pool in its own task), wait until all are."""
+        waiters = [client for client in self.clients.values() if client.waiting and client.generation in generations]
+        self.note(
+            f"dispose pool {', '.join(str(generation.number) for generation in generations)}, {len(waiters)} waiting"
+        )
+
+        async def dispose(pool: Pool) -> None:
+            ACTOR.set(Disposer())
+            await greenlet_spawn(pool.dispose)
+
+        async def dispose_each() -> None:
+            await asyncio.gather(*(dispose(generation.pool) for generation in generations))
+
+        for generation in generations:
+            generation.disposed = True
+        self.loop.run_until_complete(dispose_each())
         self.loop.settle()
         for client in waiters:
             if client.phase != "done" or client.outcome in ("timeout", "returned", "invalidated"):
@@ -449,23 +463,43 @@ class Model:
         if self.rng.random() < 0.5:
             self.dispose(self.generation, recreate=True)  # under load: waiters must fail
         self.drain()
-        # the final dispose comes at a random moment of the idle overflow connections' reaping
-        self.loop.advance(self.rng.randint(0, round((self.idle_timeout + 1) / TICK)) * TICK)
-        for generation in self.generations:
-            self.dispose(generation, recreate=False)  # old pools too: what came back to them after their dispose
-        timers = [timer for timer in self.loop._scheduled if not timer.cancelled()]
-        for timer in timers:
-            self.violation("dispose_closes", ("timer", repr(timer)), f"timer left after dispose: {timer}")
-        tasks = [task for task in asyncio.all_tasks(self.loop) if not task.done()]
-        for task in tasks:
-            self.violation("dispose_closes", ("task", repr(task)), f"task left after dispose: {task}")
+        if self.idle_timeout > 0 and self.rng.random() < 0.5:
+            # every slot used, then all returned: the final dispose comes while the overflow ones are being reaped
+            for _ in range(self.limit):
+                self.checkout()
+            self.loop.settle()
+            self.drain()
+            seconds = self.idle_timeout + self.rng.randint(0, 12) * TICK - 8 * TICK  # the reaper: after 0.05 s
+        else:
+            seconds = self.rng.randint(0, round((self.idle_timeout + 1) / TICK)) * TICK
+        self.note(f"wait {seconds} s")
+        self.loop.advance(seconds)
+        self.dispose_all(self.generations)  # old pools too: what came back to them after their dispose
+        self.check_nothing_runs()
+        self.check_all_closed()
+
+    def check_nothing_runs(self) -> None:
+        """Right after dispose(): no task or timer of the pool's (its reaper, its waiters' timeouts) is left."""
+        mine = {client.task for client in self.clients.values()}
+        for task in asyncio.all_tasks(self.loop) - mine:
+            if not task.done():
+                self.violation("dispose_closes", ("task", repr(task)), f"task left after dispose: {task}")
+        for timer in self.loop._scheduled:
+            owner = getattr(timer._callback, "__self__", None)
+            if not timer.cancelled() and any(owner is generation.pool for generation in self.generations):
+                self.violation("dispose_closes", ("timer", repr(timer)), f"pool timer left after dispose: {timer}")
+
+    def check_all_closed(self) -> None:
+        """A while after the last dispose(): every connection is closed, the counters are back to zero."""
         self.loop.advance(self.config["timeout"] + self.idle_timeout + 1)
+        held = {client.connection for client in self.clients.values() if client.phase == "holding"}
         for connection in self.driver.live.values():
-            self.violation("dispose_closes", connection.number, f"{connection} after dispose")
+            if connection not in held:
+                self.violation("dispose_closes", connection.number, f"{connection} after dispose")
         for generation in self.generations:
             pool = generation.pool
             counters = pool.checkedin(), pool.checkedout(), pool.overflow()
-            if counters != (0, 0, -self.size):
+            if counters != (0, 0, -self.size) and not self.clients:
                 self.violation(
                     "dispose_closes",
                     ("counters", generation.number),
@@ -549,7 +583,7 @@ class Model:
         if generation.disposed:
             return  # a disposed pool only has to close what comes back
 
-        self.check_counters(generation.pool, clients, records, states)
+        self.check_counters(generation.pool, clients, records, states, with_client)
         waiting = [client for client in clients if client.waiting]
         for served in self.newly_served:
             for client in waiting if served.generation is generation else ():
@@ -565,22 +599,33 @@ class Model:
                 f"({dict(states)}, {len(with_client)} checked out)",
             )
 
-    def check_counters(self, pool: Pool, clients: list[Client], records: list[Any], states: Counter[str]) -> None:
-        in_use = sum(
-            1 for client in clients if client.phase in ("holding", "returning") or client.connecting is not None
-        )
+    def check_counters(
+        self,
+        pool: Pool,
+        clients: list[Client],
+        records: list[Any],
+        states: Counter[str],
+        with_client: dict[int, Client],
+    ) -> None:
+        def in_use(client: Client) -> bool:
+            connection = client.connection
+            if client.phase == "returning" and connection is not None and connection.state == "open":
+                return with_client.get(connection.number) is client  # not yet idle, nor handed to a waiter
+            return client.phase in ("holding", "returning") or client.connecting is not None
+
+        used = sum(1 for client in clients if in_use(client))
         possibly = sum(1 for client in clients if client.phase == "checkout" and client.served)
         checkedin, checkedout, overflow = pool.checkedin(), pool.checkedout(), pool.overflow()
         if (
             checkedin != len(records)
-            or not in_use <= checkedout <= in_use + possibly + states["closing"]
+            or not used <= checkedout <= used + possibly + states["closing"]
             or overflow != checkedin + checkedout - self.size
         ):
             self.violation(
                 "counters",
                 self.loop.time(),
                 f"checkedin {checkedin} checkedout {checkedout} overflow {overflow}; model: {len(records)} idle, "
-                f"{in_use} in use (+{possibly} served, +{states['closing']} closing)",
+                f"{used} in use (+{possibly} served, +{states['closing']} closing)",
             )
 
     def check_reaping(self, generation: Generation, now: float, idle: set[int]) -> None:
@@ -631,6 +676,49 @@ def known_fault(pool_class: type[Pool]) -> Model:
     return model
 
 
+def dispose_under_load(pool_class: type[Pool]) -> Model:
+    """pool_size 1 + max_overflow 2: an idle overflow connection is being closed (0.25 s) and a checkout waits when
+    the pool is disposed; the two checked-out connections come back to the disposed pool, which is disposed again."""
+    config = random_config(random.Random(0)) | {
+        "pool_size": 1,
+        "max_overflow": 2,
+        "timeout": 2.0,
+        "overflow_idle_timeout": 0.5,
+        "recycle": -1,
+        "failure_rate": 0.0,
+        "connect_latency": 0.0,
+        "rollback_latency": 0.0,
+        "close_latency": 0.25,
+        "exact_latency": True,
+    }
+    model = Model(pool_class, seed=0, config=config)
+    with virtual_wall_clock(model.loop.time):
+        try:
+            for _ in range(3):
+                model.checkout()
+            model.loop.settle()
+            first, second, third = model.all_clients
+            model.give_back(first)  # kept
+            model.give_back(second)  # idle overflow, closed from 0.55 s to 0.8 s
+            model.loop.settle()
+            model.checkout()  # takes the kept one
+            model.loop.advance(0.6)
+            model.checkout()  # waits: one connection held, one checked out, one being closed
+            model.loop.settle()
+            model.dispose(model.generation, recreate=False)
+            model.check_nothing_runs()
+            for client in list(model.clients.values()):
+                if client.phase == "holding":
+                    model.give_back(client)
+            model.loop.settle()
+            model.dispose(model.generation, recreate=False)
+            model.check_nothing_runs()
+            model.check_all_closed()
+        finally:
+            model.close_loop()
+    return model
+
+
 def run_seed(pool_class: type[Pool], seed: int, steps: int = STEPS) -> Result:
     return Model(pool_class, seed).run(steps)
 
@@ -656,6 +744,13 @@ def test_the_model_catches_the_stock_pool_leaving_a_freed_slot_unused() -> None:
     assert (first.phase, second.outcome, third.phase) == ("holding", "connect failed", "holding")
     assert third.served_at == 1.05
     assert model.result.incidents == {"idle_capacity": {3}}, model.result.describe()
+
+
+def test_dispose_fails_the_waiting_checkout_and_leaves_nothing_running() -> None:
+    model = dispose_under_load(FairWarmPool)
+    assert not model.result.incidents, model.result.describe()
+    waiter = model.all_clients[4]
+    assert waiter.outcome.startswith("error"), waiter
 
 
 @pytest.mark.parametrize("seed", seeds())
