@@ -185,6 +185,7 @@ class Generation:
     pool: Pool
     number: int
     disposed: bool = False
+    disposing: bool = False  # its dispose() runs: it closes its idle connections at its own pace
     idle_since: dict[int, float] = field(default_factory=dict)
 
 
@@ -395,8 +396,10 @@ class Model:
             await asyncio.gather(*(dispose(generation.pool) for generation in generations))
 
         for generation in generations:
-            generation.disposed = True
+            generation.disposed = generation.disposing = True
         self.loop.run_until_complete(dispose_each())
+        for generation in generations:
+            generation.disposing = False
         self.loop.settle()
         for client in waiters:
             if client.phase != "done" or client.outcome in ("timeout", "returned", "invalidated"):
@@ -579,7 +582,8 @@ class Model:
             if connection.state == "open" and connection.number not in with_client and connection.number not in idle:
                 self.violation("accounting", connection.number, f"{connection} leaked: not checked out, not idle")
 
-        self.check_reaping(generation, now, idle)
+        if not generation.disposing:
+            self.check_reaping(generation, now, idle)
         if generation.disposed:
             return  # a disposed pool only has to close what comes back
 
