@@ -67,6 +67,7 @@ SETTINGS_VARIABLES = frozenset(
         "POOL_RECYCLE",
         "POOL_PRE_PING",
         "OVERFLOW_IDLE_TIMEOUT",
+        "POOL_CLASS",
         "APP_NAME",
         "APPLICATION_NAME",
         "PGBOUNCER",

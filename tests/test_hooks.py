@@ -221,6 +221,7 @@ def test_post_gen_smoke_environment_drops_settings_and_keeps_the_admin_url() -> 
     env = {
         "DATABASE_URL": "x",
         "pool_size": "99",
+        "POOL_CLASS": "stock",
         "PYTHONPATH": "/elsewhere",
         "ADMIN_DATABASE_URL": "y",
         "PATH": "/bin",

@@ -1,6 +1,8 @@
 import pytest
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from {{ cookiecutter.package_name }}.db import build_engine
+from {{ cookiecutter.package_name }}.pool import FairWarmPool
 from {{ cookiecutter.package_name }}.settings import DRIVER, ConfigurationError, Settings, get_settings
 
 # The answers given when this project was rendered
@@ -12,6 +14,7 @@ RENDERED = {
     "pool_recycle": {{ cookiecutter.pool_recycle }},
     "pool_pre_ping": {{ cookiecutter.__pool_pre_ping }},
 }
+POOL_ANSWERS = ["pool_size", "max_overflow", "pool_timeout", "pool_recycle", "pool_pre_ping"]
 POOL_VARIABLES = [
     "DATABASE_URL",
     "POOL_SIZE",
@@ -20,6 +23,7 @@ POOL_VARIABLES = [
     "POOL_RECYCLE",
     "POOL_PRE_PING",
     "OVERFLOW_IDLE_TIMEOUT",
+    "POOL_CLASS",
 ]
 
 
@@ -47,6 +51,29 @@ async def test_engine_is_wired_with_the_rendered_answers(clean_environment: pyte
         await engine.dispose()
 
 
+async def test_pool_class_stock_wires_sqlalchemys_pool_with_the_same_limits(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    clean_environment.setenv("POOL_CLASS", " Stock ")  # as a hand-edited .env may have it
+    clean_environment.setenv("OVERFLOW_IDLE_TIMEOUT", "5")  # set but not for this pool: ignored, not an error
+    settings = get_settings()
+    assert settings.pool_class == "stock"
+    fair, stock = build_engine(settings.model_copy(update={"pool_class": "fair"})), build_engine(settings)
+    try:
+        assert isinstance(fair.pool, FairWarmPool)
+        assert isinstance(stock.pool, AsyncAdaptedQueuePool)
+        assert not isinstance(stock.pool, FairWarmPool)
+        assert not hasattr(stock.pool, "overflow_idle_timeout")
+        limits = [
+            (pool.size(), pool._max_overflow, pool.timeout(), pool._recycle, pool._pre_ping)
+            for pool in (fair.pool, stock.pool)
+        ]
+        assert limits[0] == limits[1] == tuple(RENDERED[name] for name in POOL_ANSWERS)
+    finally:
+        await fair.dispose()
+        await stock.dispose()
+
+
 def test_environment_overrides_the_pool(clean_environment: pytest.MonkeyPatch) -> None:
     clean_environment.setenv("POOL_SIZE", "3")
     clean_environment.setenv("MAX_OVERFLOW", "0")
@@ -68,6 +95,8 @@ def test_environment_overrides_the_pool(clean_environment: pytest.MonkeyPatch) -
         ("POOL_PRE_PING", "perhaps", "valid boolean"),
         ("OVERFLOW_IDLE_TIMEOUT", "-1", "greater than or equal to 0"),
         ("OVERFLOW_IDLE_TIMEOUT", "soon", "valid number"),
+        ("POOL_CLASS", "queue", "Input should be 'fair' or 'stock'"),
+        ("POOL_CLASS", "", "Input should be 'fair' or 'stock'"),
         ("DATABASE_URL", "mysql+aiomysql://u:pw@h/db", "{{ cookiecutter.__url_scheme }} driver"),
         ("DATABASE_URL", "not a url", "not a database URL"),
     ],

@@ -7,28 +7,51 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
 from {{ cookiecutter.package_name }}.pool import FairWarmPool
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.pool_timing import CheckoutTiming
+from {{ cookiecutter.package_name }}.settings import PoolClass, Settings
 
 logger = logging.getLogger(__name__)
 
 SIZING_CHECK_TIMEOUT_SECONDS = 10
 
 
+class TimedFairWarmPool(CheckoutTiming, FairWarmPool):
+    """POOL_CLASS=fair: this project's pool (pool.py), its checkout waits timed for /metrics."""
+
+    pool_class: PoolClass = "fair"
+
+
+class TimedAsyncAdaptedQueuePool(CheckoutTiming, AsyncAdaptedQueuePool):
+    """POOL_CLASS=stock: SQLAlchemy's own asyncio queue pool, unchanged but for the timing of checkout waits."""
+
+    pool_class: PoolClass = "stock"
+
+
+POOL_CLASSES: dict[PoolClass, type[TimedFairWarmPool | TimedAsyncAdaptedQueuePool]] = {
+    "fair": TimedFairWarmPool,
+    "stock": TimedAsyncAdaptedQueuePool,
+}
+
+
 def build_engine(settings: Settings) -> AsyncEngine:
-    """An engine whose pool is sized and tuned by the settings; no connection is opened yet."""
+    """An engine whose pool is chosen (POOL_CLASS), sized and tuned by the settings; no connection is opened yet."""
+    pool_class = POOL_CLASSES[settings.pool_class]
+    # the stock pool closes a returned overflow connection at once: it takes no overflow_idle_timeout
+    extra = {"overflow_idle_timeout": settings.overflow_idle_timeout} if pool_class is TimedFairWarmPool else {}
     engine = create_async_engine(
         settings.database_url,
-        poolclass=FairWarmPool,
+        poolclass=pool_class,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,
         pool_recycle=settings.pool_recycle,
         pool_pre_ping=settings.pool_pre_ping,
-        overflow_idle_timeout=settings.overflow_idle_timeout,
         connect_args=backend.connect_args(settings),
+        **extra,
     )
     backend.prepare_engine(engine, settings)
     return engine
@@ -87,6 +110,7 @@ def describe_pool(engine: AsyncEngine) -> dict[str, object]:
         "url": engine.url.render_as_string(hide_password=True),
         "pool": {
             "class": type(pool).__name__,
+            "pool_class": getattr(pool, "pool_class", None),  # the POOL_CLASS setting it implements
             "size": pool.size(),
             "max_overflow": pool._max_overflow,
             "timeout": pool.timeout(),

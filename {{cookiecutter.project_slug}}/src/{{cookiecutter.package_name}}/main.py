@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from {{ cookiecutter.package_name }}.api import health, items, notes
 from {{ cookiecutter.package_name }}.db import build_engine, build_sessionmaker, check_pool_sizing
 from {{ cookiecutter.package_name }}.errors import add_error_handlers
-from {{ cookiecutter.package_name }}.metrics import install_metrics
+from {{ cookiecutter.package_name }}.metrics import install_metrics, watch_pool
 from {{ cookiecutter.package_name }}.secrets import install_log_masking
 from {{ cookiecutter.package_name }}.settings import APP_NAME, Settings, get_settings
 
@@ -20,6 +20,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings or get_settings()
     install_log_masking(settings.database_url)
     engine = build_engine(settings)
+    watch_pool(app, engine, settings.pool_timeout)
     app.state.engine = engine
     app.state.sessionmaker = build_sessionmaker(engine)
     # in the background: start-up neither waits for the database nor fails when it is down

@@ -1,4 +1,5 @@
-"""Prometheus metrics: the pool's state read at scrape time, pool timeouts, and request latency by route."""
+"""Prometheus metrics: the pool's state read at scrape time, how long checkouts waited, connections opened and
+closed, pool timeouts, and request latency by route."""
 
 import time
 from collections.abc import Iterator
@@ -7,11 +8,30 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from {{ cookiecutter.package_name }}.pool_timing import CheckoutTiming
 
 router = APIRouter(tags=["metrics"])
 
 UNMATCHED = "<unmatched>"
+WAIT_STEPS = (1.0, 2.5, 5.0)  # x 1 ms, 10 ms, 100 ms, ...
+
+
+def wait_buckets(pool_timeout: float) -> list[float]:
+    """Upper bounds for checkout waits: 1 ms, 2.5 ms, 5 ms, 10 ms, ... below POOL_TIMEOUT, then POOL_TIMEOUT itself;
+    a checkout that timed out waited longer and falls in +Inf only."""
+    bounds: list[float] = []
+    scale = 0.001
+    while True:
+        for step in WAIT_STEPS:
+            bound = round(step * scale, 6)
+            if bound >= pool_timeout:
+                return [*bounds, pool_timeout]
+            bounds.append(bound)
+        scale *= 10
 
 
 class PoolCollector(Collector):
@@ -55,6 +75,40 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
         )
+        self.connections_opened = Counter(
+            "db_pool_connections_opened",
+            "Database connections the pool opened (first use, overflow, replacing a recycled or invalidated one)",
+            registry=self.registry,
+        )
+        self.connections_closed = Counter(
+            "db_pool_connections_closed",
+            "Database connections the pool closed (idle overflow, recycled, invalidated, detached, disposed)",
+            registry=self.registry,
+        )
+        self.checkout_wait: Histogram | None = None  # its buckets end at POOL_TIMEOUT, known when the engine is built
+
+    def watch_pool(self, engine: AsyncEngine, pool_timeout: float) -> None:
+        """Count the connections the engine's pool opens and closes, and time how long its checkouts wait."""
+        if self.checkout_wait is None:
+            self.checkout_wait = Histogram(
+                "db_pool_checkout_wait_seconds",
+                "Time a checkout waited for a connection: for a free one, or while a new one was opened",
+                buckets=wait_buckets(pool_timeout),
+                registry=self.registry,
+            )
+        pool = engine.sync_engine.pool
+        # pool events stay with the pool that engine.dispose() puts in place of this one
+        event.listen(pool, "connect", self._opened)
+        event.listen(pool, "close", self._closed)  # every close of a pooled connection, invalidations included
+        event.listen(pool, "close_detached", self._closed)  # a connection detached from the pool, then closed
+        if isinstance(pool, CheckoutTiming):
+            pool.on_checkout_wait = self.checkout_wait.observe
+
+    def _opened(self, *_: object) -> None:
+        self.connections_opened.inc()
+
+    def _closed(self, *_: object) -> None:
+        self.connections_closed.inc()
 
 
 class LatencyMiddleware:
@@ -87,6 +141,12 @@ def install_metrics(app: FastAPI) -> Metrics:
     app.add_middleware(LatencyMiddleware, metrics=metrics)
     app.include_router(router)
     return metrics
+
+
+def watch_pool(app: FastAPI, engine: AsyncEngine, pool_timeout: float) -> None:
+    metrics: Metrics | None = getattr(app.state, "metrics", None)
+    if metrics is not None:
+        metrics.watch_pool(engine, pool_timeout)
 
 
 def record_pool_timeout(app: FastAPI) -> None:

@@ -1,7 +1,7 @@
 """Configuration read from the environment (and a `.env` file); defaults are the answers given at render time."""
 
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,6 +13,9 @@ from {{ cookiecutter.package_name }}.secrets import mask_url
 APP_NAME = "{{ cookiecutter.project_name }}"
 DRIVER = "{{ cookiecutter.__url_scheme }}"
 DEFAULT_DATABASE_URL = "{{ cookiecutter.__database_url }}"
+
+# fair: this project's pool (pool.py); stock: SQLAlchemy's AsyncAdaptedQueuePool, the off switch for pool.py
+PoolClass = Literal["fair", "stock"]
 
 
 class Settings(BaseSettings):
@@ -26,6 +29,7 @@ class Settings(BaseSettings):
     pool_timeout: PositiveFloat = {{ cookiecutter.pool_timeout }}
     pool_recycle: Annotated[int, Field(ge=-1)] = {{ cookiecutter.pool_recycle }}
     pool_pre_ping: bool = {{ cookiecutter.__pool_pre_ping }}
+    pool_class: PoolClass = "fair"
     # Seconds an idle overflow connection (beyond POOL_SIZE) is kept for the next request; 0 closes it at once
     overflow_idle_timeout: Annotated[float, Field(ge=0, le=86400)] = 30
     # Processes each holding a pool (WORKERS, or WEB_CONCURRENCY which `uvicorn --workers` also reads by default)
@@ -49,6 +53,12 @@ class Settings(BaseSettings):
         if url.drivername != DRIVER:
             raise ValueError(f"must use the {DRIVER} driver, e.g. {DRIVER}://..., got {url.drivername!r}")
         return value
+
+    @field_validator("pool_class", mode="before")
+    @classmethod
+    def _pool_class_name(cls, value: object) -> object:
+        # "Stock " from a hand-edited .env means stock; anything else is refused with the choices
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def masked_database_url(self) -> str:

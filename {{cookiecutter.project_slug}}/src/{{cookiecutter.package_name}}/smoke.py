@@ -77,11 +77,12 @@ def check_wiring(server: Server, settings: Settings) -> str:
         "pool timeout": (pool["timeout"], settings.pool_timeout),
         "pool recycle": (pool["recycle"], settings.pool_recycle),
         "pool pre-ping": (pool["pre_ping"], settings.pool_pre_ping),
+        "pool class": (pool["pool_class"], settings.pool_class),
     }
     wrong = {name: pair for name, pair in wanted.items() if pair[0] != pair[1]}
     problems = ", ".join(f"{name} is {actual!r}, expected {wanted!r}" for name, (actual, wanted) in wrong.items())
     expect(not wrong, f"engine not wired as configured: {problems}")
-    return f"engine wired as configured (driver {database['driver']}, {pool['class']})"
+    return f"engine wired as configured (driver {database['driver']}, POOL_CLASS={pool['pool_class']}: {pool['class']})"
 
 
 def check_notes_round_trip(server: Server, settings: Settings) -> str:
@@ -145,6 +146,7 @@ def summary(settings: Settings, passed: list[str], seconds: float) -> str:
         f"smoke test passed in {seconds:.1f} s",
         f"  database: {settings.masked_database_url}",
         f"  pool:     {pool}",
+        f"  class:    POOL_CLASS={settings.pool_class}",
     ]
     lines += [f"  ok  {line}" for line in passed]
     return "\n".join(lines)
