@@ -1,12 +1,18 @@
-"""Under load, one process never holds more server connections than pool_size + max_overflow."""
+"""Under load, one process never holds more server connections than pool_size + max_overflow; the pool's
+opened/closed counters agree with the connections the server sees."""
 
 import asyncio
 from uuid import uuid4
 
 import httpx
+import pytest
+from prometheus_client import generate_latest
 
+from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.server import run_server
-from tests.postgres_admin import admin_connect
+from {{ cookiecutter.package_name }}.settings import Settings
+from tests.metrics_text import SETTLE_SECONDS, PoolReading, scrape, settled
+from tests.postgres_admin import admin_connect, direct_url
 
 POOL_SIZE, MAX_OVERFLOW = 2, 1
 CLIENTS, REQUESTS_EACH = 64, 5
@@ -49,3 +55,49 @@ async def test_load_never_opens_more_than_pool_size_plus_overflow(database_url: 
 
     assert statuses == [200] * (CLIENTS * REQUESTS_EACH)
     assert 1 <= peak <= POOL_SIZE + MAX_OVERFLOW
+
+
+@pytest.mark.parametrize("pool_class", ["fair", "stock"])
+async def test_metrics_opened_minus_closed_is_what_the_server_holds(database_url: str, pool_class: str) -> None:
+    application_name = f"pool-metrics-{uuid4().hex[:8]}"
+    settings = Settings(
+        _env_file=None,
+        database_url=direct_url(database_url),  # the server's own count: no pooler in between
+        application_name=application_name,
+        pool_class=pool_class,
+        pool_size=POOL_SIZE,
+        max_overflow=MAX_OVERFLOW + 2,
+        overflow_idle_timeout=0,
+    )
+    limit = settings.pool_size + settings.max_overflow
+    monitor = await admin_connect()
+
+    async def server_holds(expected: int) -> int:
+        """Connections the server lists for this app, once they reach `expected` (a closed one leaves shortly)."""
+        for _ in range(int(SETTLE_SECONDS / 0.05)):
+            count = await monitor.fetchval(COUNT_CONNECTIONS, application_name)
+            if count == expected:
+                break
+            await asyncio.sleep(0.05)
+        return count
+
+    app = create_app(settings)
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+        ):
+            await app.state.pool_sizing_check
+            held = [await app.state.engine.connect() for _ in range(limit)]
+            burst = await scrape(client)
+            assert burst.opened - burst.closed == limit == await server_holds(limit)
+            for connection in held:
+                await connection.close()
+            after = await settled(client, lambda reading: reading.closed >= settings.max_overflow)
+            assert after.closed == settings.max_overflow
+            assert after.opened - after.closed == POOL_SIZE == await server_holds(POOL_SIZE)
+        final = PoolReading.parse(generate_latest(app.state.metrics.registry).decode())
+        assert final.opened == final.closed == limit
+        assert await server_holds(0) == 0
+    finally:
+        await monitor.close()
