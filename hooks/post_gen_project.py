@@ -68,6 +68,8 @@ SETTINGS_VARIABLES = frozenset(
         "POOL_PRE_PING",
         "OVERFLOW_IDLE_TIMEOUT",
         "POOL_CLASS",
+        "WORKERS",
+        "WEB_CONCURRENCY",
         "APP_NAME",
         "APPLICATION_NAME",
         "PGBOUNCER",

@@ -1,5 +1,6 @@
 """The hooks: answers checked before anything is written, the unchosen variant pruned, the new project smoke-tested."""
 
+import ast
 import json
 import subprocess
 import sys
@@ -229,6 +230,32 @@ def test_post_gen_smoke_environment_drops_settings_and_keeps_the_admin_url() -> 
 
     assert post_gen.smoke_environment(env) == {"ADMIN_DATABASE_URL": "y", "PATH": "/bin"}
     assert post_gen.smoke_environment({**env, "TEMPLATE_SMOKE_DATABASE_URL": "z"})["DATABASE_URL"] == "z"
+
+
+def settings_variables(source: str) -> set[str]:
+    """The environment variables a rendered settings.py reads: each field of Settings and its AliasChoices."""
+    settings = next(
+        node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ClassDef) and node.name == "Settings"
+    )
+    names = set()
+    for field in settings.body:
+        if isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name):
+            names.add(field.target.id.upper())
+            for node in ast.walk(field.value) if field.value else ():
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "AliasChoices":
+                    names |= {arg.value.upper() for arg in node.args if isinstance(arg, ast.Constant)}
+    return names
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_post_gen_smoke_environment_drops_every_setting_the_service_reads(tmp_path: Path, database: str) -> None:
+    baked = bake(tmp_path, {"database": database}, SKIP)
+    assert baked.exit_code == 0, baked.output
+
+    read = settings_variables((baked.project() / "src" / "order_service" / "settings.py").read_text(encoding="utf-8"))
+
+    assert {"DATABASE_URL", "POOL_SIZE", "POOL_CLASS", "WEB_CONCURRENCY"} <= read
+    assert read - post_gen.SETTINGS_VARIABLES == set()
 
 
 def test_post_gen_mask_password_hides_only_the_password() -> None:
