@@ -216,3 +216,21 @@ async def test_metrics_invalidated_and_detached_connections_count_as_closed(runn
     assert (detached.opened - start.opened, detached.closed - start.closed) == (2, 3)
     assert reply.status_code == 200
     assert (end.opened - start.opened, end.closed - start.closed) == (3, 3)
+
+
+async def test_metrics_keep_counting_after_dispose_replaces_the_pool(running: Running, pool_class: str) -> None:
+    async with running(pool_size=2, max_overflow=0) as (app, client):
+        engine = app.state.engine
+        assert (await client.get("/items")).status_code == 200
+        old_pool = engine.pool
+        before = await scrape(client)
+        await engine.dispose()  # closes the pool's connections and puts pool.recreate() in its place
+        replies = [await client.get("/items") for _ in range(3)]
+        after = await scrape(client)
+
+    assert engine.pool is not old_pool
+    assert type(engine.pool) is type(old_pool)
+    assert [reply.status_code for reply in replies] == [200] * 3
+    assert after.waits - before.waits == 3
+    assert after.closed - before.closed == before.opened - before.closed  # every open connection closed
+    assert after.opened - before.opened == 1  # one reopened, and reused by the sequential requests
