@@ -21,8 +21,8 @@ WAIT_STEPS = (1.0, 2.5, 5.0)  # x 1 ms, 10 ms, 100 ms, ...
 
 
 def wait_buckets(pool_timeout: float) -> list[float]:
-    """Upper bounds for checkout waits: 1 ms, 2.5 ms, 5 ms, 10 ms, ... below POOL_TIMEOUT, then POOL_TIMEOUT itself;
-    a checkout that timed out waited longer and falls in +Inf only."""
+    """Upper bounds for checkout waits: 1 ms, 2.5 ms, 5 ms, 10 ms, ... below POOL_TIMEOUT, then POOL_TIMEOUT itself.
+    A checkout that timed out waited about POOL_TIMEOUT: it lands in the last bucket or, usually, just above it."""
     bounds: list[float] = []
     scale = 0.001
     while True:
