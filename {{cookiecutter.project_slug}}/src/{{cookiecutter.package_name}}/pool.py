@@ -205,10 +205,12 @@ class FairWarmPool(AsyncAdaptedQueuePool):
                 first_error = first_error or error
         try:
             self._finish_closing()
-            super().dispose()  # closes the kept connections and resets the overflow count
         finally:
-            if first_error is not None:
-                raise first_error
+            try:
+                super().dispose()  # closes the kept connections and resets the overflow count
+            finally:
+                if first_error is not None:
+                    raise first_error
 
     def _finish_closing(self) -> None:
         """Wait for the reaper's closes in flight; outside SQLAlchemy's async bridge, cancel them instead."""
