@@ -54,6 +54,7 @@ class FairWarmPool(AsyncAdaptedQueuePool):
         self._waiters: deque[asyncio.Future[Handed]] = deque()
         self._reaper: asyncio.TimerHandle | None = None
         self._closing: set[asyncio.Task[None]] = set()  # idle overflow connections being closed by the reaper
+        self._generation = 0  # counts dispose() calls
 
     @property
     def overflow_idle_timeout(self) -> float:
@@ -166,12 +167,20 @@ class FairWarmPool(AsyncAdaptedQueuePool):
         cutoff = self._clock() - self._overflow_idle_timeout
         while self._spare and self._spare[0][1] <= cutoff:
             record, _ = self._spare.popleft()
-            self._free_slot()  # counted as closed now; the connection itself closes in the background
-            task = loop.create_task(greenlet_spawn(record.close))
+            task = loop.create_task(self._close_then_free_slot(record))
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
         if self._spare:
             self._schedule_reaping(loop)
+
+    async def _close_then_free_slot(self, record: ConnectionPoolEntry) -> None:
+        """The slot stays taken until the connection is closed: the server never sees more than the limit."""
+        generation = self._generation
+        try:
+            await greenlet_spawn(record.close)
+        finally:
+            if generation == self._generation:  # after dispose(), the count it would change is reset already
+                self._free_slot()
 
     # Reporting: idle overflow connections are idle, not checked out
 
@@ -189,6 +198,7 @@ class FairWarmPool(AsyncAdaptedQueuePool):
     def dispose(self) -> None:
         """Close every idle connection, fail the waiting requests, and finish the reaper's closes; what goes
         wrong on the way does not stop the rest (the first error is raised at the end)."""
+        self._generation += 1
         waiters, self._waiters = self._waiters, deque()
         for waiter in waiters:
             if not waiter.done():
@@ -196,9 +206,9 @@ class FairWarmPool(AsyncAdaptedQueuePool):
         if self._reaper is not None:
             self._reaper.cancel()
             self._reaper = None
-        spares, self._spare = self._spare, deque()
         first_error: BaseException | None = None
-        for record, _ in spares:
+        while self._spare:  # one at a time: the others stay idle (and countable) while one closes
+            record, _ = self._spare.popleft()
             try:
                 record.close()
             except BaseException as error:
