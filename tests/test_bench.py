@@ -23,4 +23,5 @@ def test_bench_quick_run_completes_without_errors(render_variant, database_env, 
 
     assert "pooled service: 0 errors" in output, output
     assert "pooled/raw" in output
+    assert "pooled/stock" in output
     assert "pooled/nullpool" in output

@@ -1,10 +1,10 @@
-"""Benchmark GET /items: this service's pool against NullPool and a raw driver pool, at several concurrencies.
+"""Benchmark GET /items: this service's pool against SQLAlchemy's stock pool, NullPool and a raw driver pool.
 
     python scripts/bench.py                      # 16, 64 and 256 clients, 10 s each
     python scripts/bench.py --quick              # short run for CI: 2 s each
     python scripts/bench.py --duration 20 --concurrency 64
 
-All three apps run as real uvicorn servers (uvloop, httptools) on 127.0.0.1 against a throwaway, migrated database
+All four apps run as real uvicorn servers (uvloop, httptools) on 127.0.0.1 against a throwaway, migrated database
 on the configured server (DATABASE_URL). Load comes from wrk when it is installed, else from a built-in asyncio
 HTTP/1.1 client. Exit code 1 when the pooled service had errors or held more connections than its pool allows.
 """
@@ -49,6 +49,7 @@ class Target:
     name: str
     app: str
     extra_args: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
 
     @property
     def application_name(self) -> str:
@@ -57,6 +58,7 @@ class Target:
 
 TARGETS = (
     Target("pooled", "{{ cookiecutter.package_name }}.main:app", ()),
+    Target("stock", "{{ cookiecutter.package_name }}.main:app", (), (("POOL_CLASS", "stock"),)),
     Target("nullpool", "bench_references:create_nullpool_app", REFERENCE_ARGS),
     Target("raw", "bench_references:create_raw_app", REFERENCE_ARGS),
 )
@@ -259,7 +261,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> list[Result]:
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
         servers = {}
         for target in TARGETS:
-            env = {"DATABASE_URL": url, "APPLICATION_NAME": target.application_name}
+            env = {"DATABASE_URL": url, "APPLICATION_NAME": target.application_name, **dict(target.env)}
             log_path = str(logs / f"{target.name}.log")
             extra_args = (*UVICORN_ARGS, *target.extra_args)
             servers[target] = stack.enter_context(run_server(env, log_path, app=target.app, extra_args=extra_args))
@@ -319,10 +321,12 @@ def ratios(results: list[Result]) -> list[str]:
     by_key = {(r.target, r.clients): r for r in results}
     for clients in sorted({r.clients for r in results}):
         pooled = by_key[("pooled", clients)].rps
+        stock = by_key[("stock", clients)].rps
         raw = by_key[("raw", clients)].rps
         nullpool = by_key[("nullpool", clients)].rps
         lines.append(
             f"{clients:>7}  pooled/raw {pooled / raw if raw else math.nan:.2f}x"
+            f"   pooled/stock {pooled / stock if stock else math.nan:.2f}x"
             f"   pooled/nullpool {pooled / nullpool if nullpool else math.inf:.2f}x"
         )
     return lines
