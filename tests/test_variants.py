@@ -17,12 +17,12 @@ variants = pytest.mark.parametrize(
 )
 
 
+# made by running the project (its venv, caches, Hypothesis' example database), not by the render
+GENERATED = {".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis"}
+
+
 def files_of(project: Path) -> list[Path]:
-    return [
-        path
-        for path in project.rglob("*")
-        if path.is_file() and ".venv" not in path.parts and "__pycache__" not in path.parts
-    ]
+    return [path for path in project.rglob("*") if path.is_file() and not GENERATED.intersection(path.parts)]
 
 
 @variants
