@@ -761,9 +761,8 @@ def test_dispose_fails_the_waiting_checkout_and_leaves_nothing_running() -> None
 def test_the_pool_keeps_its_promises_under_random_operations(seed: int) -> None:
     result = run_seed(FairWarmPool, seed)
     print(f"seed {seed}: {result.steps} steps, {result.config}")
-    assert not result.incidents, (
-        f"{result.describe()}\nreplay: POOL_MODEL_SEED={seed} .venv/bin/pytest -q tests/test_pool_model.py"
-    )
+    replay = f"replay: POOL_MODEL_SEED={seed} .venv/bin/pytest -q tests/test_pool_model.py"
+    assert not result.incidents, f"{result.describe()}\n{replay}"
 
 
 def table(runs: int, steps: int, first_seed: int, pool_classes: list[type[Pool]]) -> str:
