@@ -30,6 +30,7 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool, Pool
 from sqlalchemy.pool import base as pool_base
 from sqlalchemy.util import await_only, greenlet_spawn
 
+from {{ cookiecutter.package_name }}.metrics import Metrics
 from {{ cookiecutter.package_name }}.pool import FairWarmPool
 from tests.virtual_time import VirtualTimeLoop
 
@@ -42,6 +43,7 @@ INVARIANTS = {
     "limit": "open or opening connections <= pool_size + max_overflow",
     "accounting": "every open connection is checked out or idle in the pool, once",
     "counters": "checkedin(), checkedout(), overflow() agree with the model",
+    "metrics": "/metrics agrees: pool gauges as above, connections opened - closed = connections open",
     "fifo": "waiters are served in arrival order",
     "idle_capacity": "no checkout waits while a connection is idle or a slot is free",
     "timeout_with_capacity": "no checkout times out after capacity was free for it",
@@ -257,6 +259,8 @@ class Model:
             **extra,
         )
         self.generations = [Generation(pool, 1)]
+        self.metrics = Metrics(lambda: self.generation.pool)  # what /metrics reports, fed by the pool's events
+        self.metrics.watch_pool(pool, self.config["timeout"])  # pool.recreate() passes the events on
         self.clients: dict[int, Client] = {}  # not done yet, in arrival order
         self.all_clients: list[Client] = []
         self.arrivals = 0
@@ -536,6 +540,7 @@ class Model:
             live = [connection for connection in self.driver.live.values() if connection.generation is generation]
             if clients or live or not generation.disposed:
                 self.check_pool(generation, now, clients, live)
+        self.check_metrics()
         self.newly_served.clear()
 
     def check_pool(self, generation: Generation, now: float, clients: list[Client], live: list[FakeConnection]) -> None:
@@ -630,6 +635,25 @@ class Model:
                 self.loop.time(),
                 f"checkedin {checkedin} checkedout {checkedout} overflow {overflow}; model: {len(records)} idle, "
                 f"{used} in use (+{possibly} served, +{states['closing']} closing)",
+            )
+
+    def check_metrics(self) -> None:
+        families = self.metrics.registry.collect()
+        scraped = {sample.name: sample.value for family in families for sample in family.samples}
+        pool = self.generation.pool
+        expected = {
+            "db_pool_checked_in": pool.checkedin(),
+            "db_pool_checked_out": pool.checkedout(),
+            "db_pool_overflow": pool.overflow(),
+        }
+        reported = {name: scraped.get(name) for name in expected}
+        open_now = sum(1 for connection in self.driver.live.values() if connection.state == "open")
+        counted = scraped["db_pool_connections_opened_total"] - scraped["db_pool_connections_closed_total"]
+        if reported != expected or counted != open_now:
+            self.violation(
+                "metrics",
+                self.loop.time(),
+                f"/metrics {reported}, opened - closed {counted:g}; pool {expected}, {open_now} open",
             )
 
     def check_reaping(self, generation: Generation, now: float, idle: set[int]) -> None:

@@ -175,5 +175,6 @@ async def test_shutting_down_while_the_sizing_check_connects_leaves_no_error_beh
         logged = errors.collected()
 
     # a busy machine may let the check finish within a few iterations: those shutdowns prove nothing, the rest do
-    assert unfinished > 1, f"the sizing check ended before {SHUTDOWN_POINTS - unfinished} of {SHUTDOWN_POINTS} shutdowns"
+    ended = SHUTDOWN_POINTS - unfinished
+    assert unfinished > 1, f"the sizing check ended before {ended} of {SHUTDOWN_POINTS} shutdowns"
     assert logged == []

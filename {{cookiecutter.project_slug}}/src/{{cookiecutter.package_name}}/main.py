@@ -20,7 +20,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings or get_settings()
     install_log_masking(settings.database_url)
     engine = build_engine(settings)
-    watch_pool(app, engine, settings.pool_timeout)
+    watch_pool(app, engine.pool, settings.pool_timeout)
     app.state.engine = engine
     app.state.sessionmaker = build_sessionmaker(engine)
     # in the background: start-up neither waits for the database nor fails when it is down

@@ -2,14 +2,14 @@
 closed, pool timeouts, and request latency by route."""
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import Pool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.pool_timing import CheckoutTiming
@@ -35,14 +35,13 @@ def wait_buckets(pool_timeout: float) -> list[float]:
 
 
 class PoolCollector(Collector):
-    """Reads engine.pool on every scrape, so the numbers are the pool's own, never a stale copy."""
+    """Reads the current pool on every scrape, so the numbers are the pool's own, never a stale copy."""
 
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
+    def __init__(self, current_pool: Callable[[], Pool | None]) -> None:
+        self.current_pool = current_pool
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        engine = getattr(self.app.state, "engine", None)
-        pool = engine.pool if engine is not None else None
+        pool = self.current_pool()
         if pool is None or not hasattr(pool, "checkedout"):
             return  # not started yet, or a pool without counters (NullPool)
         readings = {
@@ -61,9 +60,9 @@ class PoolCollector(Collector):
 class Metrics:
     """One registry per app, so several apps in one process (tests) keep separate numbers."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, current_pool: Callable[[], Pool | None]) -> None:
         self.registry = CollectorRegistry()
-        self.registry.register(PoolCollector(app))
+        self.registry.register(PoolCollector(current_pool))
         self.pool_timeouts = Counter(
             "db_pool_timeouts",
             "Requests that waited POOL_TIMEOUT seconds for a connection and got 503",
@@ -87,8 +86,8 @@ class Metrics:
         )
         self.checkout_wait: Histogram | None = None  # its buckets end at POOL_TIMEOUT, known when the engine is built
 
-    def watch_pool(self, engine: AsyncEngine, pool_timeout: float) -> None:
-        """Count the connections the engine's pool opens and closes, and time how long its checkouts wait."""
+    def watch_pool(self, pool: Pool, pool_timeout: float) -> None:
+        """Count the connections the pool opens and closes, and time how long its checkouts wait."""
         if self.checkout_wait is None:
             self.checkout_wait = Histogram(
                 "db_pool_checkout_wait_seconds",
@@ -96,7 +95,6 @@ class Metrics:
                 buckets=wait_buckets(pool_timeout),
                 registry=self.registry,
             )
-        pool = engine.sync_engine.pool
         # pool events stay with the pool that engine.dispose() puts in place of this one
         event.listen(pool, "connect", self._opened)
         event.listen(pool, "close", self._closed)  # every close of a pooled connection, invalidations included
@@ -136,17 +134,22 @@ class LatencyMiddleware:
 
 
 def install_metrics(app: FastAPI) -> Metrics:
-    metrics = Metrics(app)
+    metrics = Metrics(lambda: current_pool(app))
     app.state.metrics = metrics
     app.add_middleware(LatencyMiddleware, metrics=metrics)
     app.include_router(router)
     return metrics
 
 
-def watch_pool(app: FastAPI, engine: AsyncEngine, pool_timeout: float) -> None:
+def current_pool(app: FastAPI) -> Pool | None:
+    engine = getattr(app.state, "engine", None)  # not started yet
+    return engine.pool if engine is not None else None
+
+
+def watch_pool(app: FastAPI, pool: Pool, pool_timeout: float) -> None:
     metrics: Metrics | None = getattr(app.state, "metrics", None)
     if metrics is not None:
-        metrics.watch_pool(engine, pool_timeout)
+        metrics.watch_pool(pool, pool_timeout)
 
 
 def record_pool_timeout(app: FastAPI) -> None:
