@@ -28,8 +28,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        # awaited, not cancelled: it ends on its own within SIZING_CHECK_TIMEOUT_SECONDS, and asyncpg cancelled while
-        # it opens a connection leaves an error on a future that nobody reads ("Future exception was never retrieved")
+        # awaited, not cancelled: it ends on its own within SIZING_CHECK_TIMEOUT_SECONDS, and a driver cancelled while
+        # it opens a connection may leave an error on a future nobody reads ("Future exception was never retrieved")
         await asyncio.gather(app.state.pool_sizing_check, return_exceptions=True)
         await engine.dispose()
 
