@@ -5,7 +5,7 @@ Standard library only (it runs with cookiecutter's interpreter), and valid Pytho
 template's tests import ONLY_FOR and the helpers below instead of repeating them.
 
 Settings (environment variables, see the template README "Hook settings"):
-  TEMPLATE_SKIP_SMOKE=1  prune only, no environment and no smoke test
+  TEMPLATE_SKIP_SMOKE=1  prune and write uv.lock only: no environment and no smoke test
   TEMPLATE_STRICT=1      anything not verified (database unreachable, offline install) fails generation
   TEMPLATE_KEEP_VENV=0   delete the project's .venv after the smoke test
   TEMPLATE_INSTALLER     auto (default: uv if found, else venv + pip), uv or pip
