@@ -5,11 +5,14 @@ writes (a git repository for pre-commit, the mypy cache, the locked environment)
 render stays as cookiecutter left it for the other tests.
 """
 
+import json
 import os
 import shutil
 import sys
 from pathlib import Path
 
+import check_jsonschema
+import jsonschema
 import pytest
 import yaml
 
@@ -17,6 +20,7 @@ from tests.rendering import run, tool
 from tests.test_variants import variants
 
 # the render's own environment and caches are not part of what pre-commit sees in a fresh clone
+DEPENDABOT_SCHEMA = "builtin_schemas/vendor/dependabot.json"
 NOT_COMMITTED = shutil.ignore_patterns(".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", "*.db*")
 
 
@@ -64,13 +68,22 @@ def test_render_passes_mypy_strict_on_src(render_variant, mypy_cache, name: str,
     assert "Success: no issues found" in output
 
 
+@pytest.fixture(scope="session")
+def dependabot_schema() -> jsonschema.protocols.Validator:
+    """The dependabot schema check-jsonschema ships (`--builtin-schema vendor.dependabot`), read once, no network."""
+    schema = json.loads((Path(check_jsonschema.__file__).parent / DEPENDABOT_SCHEMA).read_text(encoding="utf-8"))
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+
+
 @variants
-def test_render_dependabot_config_is_valid(render_variant, name: str, answers: dict) -> None:
+def test_render_dependabot_config_is_valid(render_variant, dependabot_schema, name: str, answers: dict) -> None:
     project = render_variant(name, answers)
-    config = project / ".github" / "dependabot.yml"
-    run([tool("check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(config)], cwd=project)
-    ecosystems = {update["package-ecosystem"] for update in yaml.safe_load(config.read_text())["updates"]}
-    assert ecosystems == {"uv", "github-actions", "docker"}
+    config = yaml.safe_load((project / ".github" / "dependabot.yml").read_text(encoding="utf-8"))
+    errors = [f"{list(error.absolute_path)}: {error.message}" for error in dependabot_schema.iter_errors(config)]
+    assert errors == []
+    assert {update["package-ecosystem"] for update in config["updates"]} == {"uv", "github-actions", "docker"}
 
 
 @variants
