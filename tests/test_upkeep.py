@@ -100,3 +100,15 @@ def test_render_image_and_ci_install_from_the_lock(render_variant, name: str, an
     assert any("pre-commit run --all-files" in command for command in commands)
     template = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())["jobs"]["template"]
     assert {"if": "hashFiles('.cruft.json') != ''", "run": "uvx cruft check"}.items() <= template["steps"][-1].items()
+
+
+@variants
+def test_render_readme_quick_start_is_two_uv_run_commands(render_variant, name: str, answers: dict) -> None:
+    project = render_variant(name, answers)
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    run_it = readme.split("## Run it", 1)[1]
+    block = run_it.split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in block.splitlines() if line.split("#", 1)[0].strip()]
+    assert len(commands) == 2, block
+    assert all(command.startswith("uv run ") for command in commands), block
+    assert 'pip install -e ".[dev]"' in run_it.split("##", 1)[0]  # the way without uv is still there
