@@ -1,15 +1,19 @@
-"""Post-generation: delete the files of the variant not chosen, then smoke-test the new project in its own .venv.
+"""Post-generation: delete the files of the variant not chosen, write uv.lock, then smoke-test the new project in
+its own .venv.
 
 Standard library only (it runs with cookiecutter's interpreter), and valid Python before rendering, so the
 template's tests import ONLY_FOR and the helpers below instead of repeating them.
 
 Settings (environment variables, see the template README "Hook settings"):
-  TEMPLATE_SKIP_SMOKE=1  prune only, no environment and no smoke test
+  TEMPLATE_SKIP_SMOKE=1  prune and write uv.lock only: no environment and no smoke test
   TEMPLATE_STRICT=1      anything not verified (database unreachable, offline install) fails generation
   TEMPLATE_KEEP_VENV=0   delete the project's .venv after the smoke test
   TEMPLATE_INSTALLER     auto (default: uv if found, else venv + pip), uv or pip
   TEMPLATE_SMOKE_DATABASE_URL  the server the smoke test uses instead of the rendered DATABASE_URL (e.g. a
                          PgBouncer on another port); ADMIN_DATABASE_URL is passed through as it is
+
+In cruft's temporary renders (`cruft update` and `cruft diff` render the old and the new template into temporary
+folders and copy the difference into the project) the hook prunes only: see is_cruft_scratch_render.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +33,7 @@ DATABASE = "{{ cookiecutter.database }}"
 PACKAGE = "{{ cookiecutter.package_name }}"
 PROJECT_SLUG = "{{ cookiecutter.project_slug }}"
 URL_SCHEME = "{{ cookiecutter.__url_scheme }}"
+CRUFT_COMMIT = "{{ cookiecutter.get('_commit', '') }}"  # the template commit; only cruft puts it in the context
 POOL = {
     "pool_size": "{{ cookiecutter.pool_size }}",
     "max_overflow": "{{ cookiecutter.max_overflow }}",
@@ -234,6 +240,44 @@ def create_environment(root: Path, env: Mapping[str, str]) -> Outcome | None:
     return None
 
 
+LOCK_TIMEOUT = 300
+# Python's tempfile.mkdtemp() names: "tmp" and 8 characters, directly in the temporary folder
+SCRATCH_FOLDER = re.compile(r"tmp[a-z0-9_]{8}")
+
+
+def is_cruft_scratch_render(root: Path, cruft_commit: str) -> bool:
+    """True in the throwaway copies `cruft update`/`cruft diff` render to compute a template change.
+
+    cruft (and only cruft) puts the template commit in the context as `_commit`; `cruft create` renders into the
+    folder the user chose, while update and diff render into a fresh tempfile.TemporaryDirectory and discard it.
+    A .venv, uv.lock or smoke test there would be thrown away (or, worse, diffed into the user's project).
+    """
+    if not cruft_commit:
+        return False
+    folder = root.resolve().parent
+    return bool(SCRATCH_FOLDER.fullmatch(folder.name)) and folder.parent == Path(tempfile.gettempdir()).resolve()
+
+
+def write_lock(root: Path, env: Mapping[str, str]) -> str | None:
+    """Write uv.lock for the new project with uv, from its cache first, then from the index.
+
+    None when written, else the reason (a line for the summary); the project is kept either way.
+    """
+    uv = find_uv()
+    if uv is None:
+        return "uv.lock not written: uv not found (install uv, then run `uv lock` in the project)"
+    command = [uv, "lock", "--quiet"]
+    for attempt in ([*command, "--offline"], command):
+        try:
+            result = run(attempt, root, env, LOCK_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            result = subprocess.CompletedProcess(attempt, 1, "", f"{type(error).__name__}: {error}")
+        if result.returncode == 0:
+            return None
+    why = tail(result.stdout + result.stderr, 3)
+    return f"uv.lock not written ({' / '.join(why) or 'uv lock failed'}); run `uv lock` in the project later"
+
+
 def expected_pool_line(pool: Mapping[str, str]) -> str:
     """The pool as the smoke test reports it, computed from the answers given at render time."""
     return (
@@ -331,12 +375,18 @@ def main() -> int:
     root = Path.cwd()
     env = os.environ
     remove_unused_files(root, DATABASE, PACKAGE)
+    if is_cruft_scratch_render(root, CRUFT_COMMIT):
+        print(f"{PROJECT_SLUG}: cruft's temporary render of template commit {CRUFT_COMMIT[:12]}: pruned only")
+        return 0
+    clean = smoke_environment(env)
+    lock_problem = write_lock(root, clean)
+    if lock_problem:
+        print(f"WARNING: {PROJECT_SLUG}: {lock_problem}", file=sys.stderr)
     if flag(env, SKIP_SMOKE, default=False):
         print(
             f"{PROJECT_SLUG}: smoke test skipped ({SKIP_SMOKE}=1); run it later: cd {PROJECT_SLUG} && {smoke_command()}"
         )
         return 0
-    clean = smoke_environment(env)
     started = time.monotonic()
     outcome = create_environment(root, clean)
     timings = {".venv": time.monotonic() - started}

@@ -1,5 +1,5 @@
-"""The rendered project's dependency ranges are true at both ends: its suite passes with every direct dependency at
-its lower bound (uv --resolution lowest-direct) and at its newest allowed release (--resolution highest).
+"""The rendered project's dependency ranges are true at both ends: its lint, mypy and suite pass with every direct
+dependency at its lower bound (uv --resolution lowest-direct) and at its newest allowed release (--resolution highest).
 
 One PostgreSQL render (the variant whose render test_variants.py already makes on the same worker), one fresh venv
 per end. The CI workflow's `lowest` and `highest` jobs do the same on GitHub.
@@ -19,7 +19,7 @@ VARIANT = "postgresql-default-pool"
 # the packages the rendered pyproject.toml names; their installed versions go into the failure message
 DIRECT = re.compile(
     r"^(alembic|fastapi|prometheus-client|pydantic-settings|sqlalchemy|uvicorn|asyncpg|aiosqlite|httpx|pytest"
-    r"|pytest-asyncio|ruff|schemathesis|starlette|pydantic)==",
+    r"|pytest-asyncio|ruff|schemathesis|starlette|pydantic|mypy|pre-commit|pre-commit-hooks)==",
     re.IGNORECASE,
 )
 SUITE_TIMEOUT = 600
@@ -47,9 +47,13 @@ def test_rendered_suite_passes_at_each_end_of_the_dependency_ranges(
     frozen = run([uv, "pip", "freeze", "--python", python], cwd=project)
     versions = " ".join(line for line in frozen.splitlines() if DIRECT.match(line))
 
-    # the project's own checks, as its CI runs them: lint with its own ruff, then its suite (stop at the first failure)
+    # the project's own checks, as its CI runs them: lint with its own ruff, type-check with its own mypy (strict,
+    # src/; at the highest end, tests/test_upkeep.py already runs it in every variant's .venv), then its suite (stop
+    # at the first failure)
     run([str(venv / "bin" / "ruff"), "check", "--no-cache", "."], cwd=project)
     run([str(venv / "bin" / "ruff"), "format", "--no-cache", "--check", "."], cwd=project)
+    if resolution != "highest":
+        run([str(venv / "bin" / "mypy"), "--cache-dir", str(tmp_path / "mypy-cache")], cwd=project)
     result = subprocess.run(
         [python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"],
         cwd=project,

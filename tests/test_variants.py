@@ -18,7 +18,7 @@ variants = pytest.mark.parametrize(
 
 
 # made by running the project (its venv, caches, Hypothesis' example database), not by the render
-GENERATED = {".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis"}
+GENERATED = {".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", ".mypy_cache"}
 
 
 def files_of(project: Path) -> list[Path]:

@@ -3,11 +3,11 @@
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 
 from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
 from {{ cookiecutter.package_name }}.pool import FairWarmPool
@@ -103,7 +103,7 @@ async def check_pool_sizing(engine: AsyncEngine, settings: Settings) -> str | No
 
 def describe_pool(engine: AsyncEngine) -> dict[str, object]:
     """How the engine is wired and how busy its pool is, read from the live objects (no secrets)."""
-    pool = engine.pool
+    pool = cast(QueuePool, engine.pool)  # both POOL_CLASS choices are queue pools
     return {
         "dialect": engine.dialect.name,
         "driver": engine.dialect.driver,

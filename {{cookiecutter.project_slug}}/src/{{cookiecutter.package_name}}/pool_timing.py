@@ -22,7 +22,7 @@ class CheckoutTiming:
     def _do_get(self) -> ConnectionPoolEntry:
         started = time.perf_counter()
         try:
-            return super()._do_get()  # type: ignore[misc]
+            return super()._do_get()  # type: ignore[misc,no-any-return]
         finally:
             observer = self.on_checkout_wait
             if observer is not None:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from uuid import uuid4
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]  # ships no type hints
 from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -41,8 +41,8 @@ def prepare_engine(engine: AsyncEngine, settings: Settings) -> None:
         dialect.do_ping = ping_by_beginning  # type: ignore[method-assign]
         # Read-only and deferrable take effect at BEGIN: when one is set, end the ping's (still empty) transaction
         # so that the next statement begins with it, as the driver already does for isolation levels
-        dialect.set_readonly = restarting(dialect.set_readonly)  # type: ignore[method-assign]
-        dialect.set_deferrable = restarting(dialect.set_deferrable)  # type: ignore[method-assign]
+        dialect.set_readonly = restarting(dialect.set_readonly)  # type: ignore[attr-defined]
+        dialect.set_deferrable = restarting(dialect.set_deferrable)  # type: ignore[attr-defined]
 
 
 def connect_reporting_dbapi_errors(dialect: Dialect, connection_record: Any, cargs: Any, cparams: Any) -> Any:

@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from sqlalchemy import delete, select, update
@@ -11,7 +11,7 @@ router = APIRouter(prefix="/notes", tags=["notes"])
 
 MAX_ID = 2**31 - 1  # the id column is a 32-bit integer on every database
 NoteId = Annotated[int, Path(ge=1, le=MAX_ID)]
-NOT_FOUND = {404: {"description": "No note with this id"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No note with this id"}}
 
 
 def _missing(note_id: int) -> HTTPException:
