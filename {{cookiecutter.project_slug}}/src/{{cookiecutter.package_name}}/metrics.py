@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import event
-from sqlalchemy.pool import Pool
+from sqlalchemy.pool import Pool, QueuePool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.pool_timing import CheckoutTiming
@@ -42,7 +42,7 @@ class PoolCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         pool = self.current_pool()
-        if pool is None or not hasattr(pool, "checkedout"):
+        if not isinstance(pool, QueuePool):
             return  # not started yet, or a pool without counters (NullPool)
         readings = {
             "db_pool_size": ("Connections the pool keeps open (POOL_SIZE)", pool.size()),
