@@ -14,6 +14,7 @@ Settings (environment variables, see the template README "Hook settings"):
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -23,6 +24,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 DATABASE = "{{ cookiecutter.database }}"
 PACKAGE = "{{ cookiecutter.package_name }}"
@@ -46,6 +48,8 @@ ONLY_FOR: dict[str, str] = {  # file (relative to the project, {package} = packa
     "tests/test_postgres_workers.py": "postgresql",
     "tests/test_postgres_ping.py": "postgresql",
     "tests/postgres_admin.py": "postgresql",
+    "tests/scratch_postgres.py": "postgresql",
+    "tests/scratch_sqlite.py": "sqlite",
     "scripts/bench_postgres.py": "postgresql",
     "scripts/bench_sqlite.py": "sqlite",
 }
@@ -86,7 +90,6 @@ NETWORK_TROUBLE = re.compile(
     r"|temporary failure|proxy|certificate|ssl|not found in the cache",
     re.IGNORECASE,
 )
-PASSWORD_IN_URL = re.compile(r"(?P<head>://[^/@:\s]*:)[^/@\s]*@")
 
 INSTALL_TIMEOUT = 900
 SMOKE_TIMEOUT = 300
@@ -122,8 +125,18 @@ def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     return value in ("1", "true", "yes", "y", "on")
 
 
-def mask_password(text: str) -> str:
-    return PASSWORD_IN_URL.sub(r"\g<head>***@", text)
+def load_redaction(root: Path, package: str) -> ModuleType:
+    """The project's own redaction.py (standard library only at import time): the hook masks as the service does."""
+    spec = importlib.util.spec_from_file_location(f"{package}_redaction", root / "src" / package / "redaction.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def mask_passwords(text: str) -> str:
+    return load_redaction(Path.cwd(), PACKAGE).mask_passwords(text)
 
 
 def smoke_environment(env: Mapping[str, str]) -> dict[str, str]:
@@ -191,7 +204,7 @@ def run(command: list[str], root: Path, env: Mapping[str, str], timeout: float) 
 
 
 def tail(text: str, lines: int = 40) -> list[str]:
-    return mask_password(text).rstrip().splitlines()[-lines:]
+    return mask_passwords(text).rstrip().splitlines()[-lines:]
 
 
 def install_hint(installer: str) -> str:
@@ -263,11 +276,11 @@ def check_answers_applied(output: str, pool: Mapping[str, str], scheme: str) -> 
 
 def smoke_command() -> str:
     python = ".venv\\Scripts\\python" if os.name == "nt" else ".venv/bin/python"
-    return f"{python} -m {PACKAGE}.smoke"
+    return f"{python} -m tests.smoke"
 
 
 def run_smoke(root: Path, env: Mapping[str, str]) -> Outcome:
-    command = [str(venv_python(root)), "-m", f"{PACKAGE}.smoke"]
+    command = [str(venv_python(root)), "-m", "tests.smoke"]
     try:
         result = run(command, root, env, SMOKE_TIMEOUT)
     except subprocess.TimeoutExpired as error:

@@ -72,6 +72,7 @@ DEPENDENCY_MODULES = frozenset(
         "pytest",
         "pytest_asyncio",
         "ruff",
+        "scripts",
         "sniffio",
         "sqlalchemy",
         "starlette",

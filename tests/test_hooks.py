@@ -209,11 +209,13 @@ def test_post_gen_unused_files_are_the_other_variants() -> None:
         "tests/test_postgres_workers.py",
         "tests/test_postgres_ping.py",
         "tests/postgres_admin.py",
+        "tests/scratch_postgres.py",
         "scripts/bench_postgres.py",
     ]
     assert post_gen.unused_files("postgresql", "shop") == [
         "src/shop/sqlite.py",
         "docs/sqlite.md",
+        "tests/scratch_sqlite.py",
         "scripts/bench_sqlite.py",
     ]
 
@@ -258,11 +260,23 @@ def test_post_gen_smoke_environment_drops_every_setting_the_service_reads(tmp_pa
     assert read - post_gen.SETTINGS_VARIABLES == set()
 
 
-def test_post_gen_mask_password_hides_only_the_password() -> None:
+def test_post_gen_masks_with_the_projects_redaction_module_using_the_standard_library_only() -> None:
+    project = TEMPLATE / "{{cookiecutter.project_slug}}"
+    code = (
+        "import sys; sys.modules['sqlalchemy'] = None; "  # what the hook's interpreter may lack
+        f"sys.path.insert(0, {str(HOOKS)!r}); from post_gen_project import load_redaction; "
+        f"redaction = load_redaction(__import__('pathlib').Path({str(project)!r}), '{{{{cookiecutter.package_name}}}}'); "
+        "print(redaction.mask_passwords(sys.argv[1])); print(redaction.mask_passwords(sys.argv[2]))"
+    )
     url = "postgresql+asyncpg://app:s3cret@db:5432/orders"
+    shown = subprocess.run(
+        [sys.executable, "-c", code, f"failed on {url}", "sqlite+aiosqlite:///./x.db"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
 
-    assert post_gen.mask_password(f"failed on {url}") == "failed on postgresql+asyncpg://app:***@db:5432/orders"
-    assert post_gen.mask_password("sqlite+aiosqlite:///./x.db") == "sqlite+aiosqlite:///./x.db"
+    assert shown == ["failed on postgresql+asyncpg://app:***@db:5432/orders", "sqlite+aiosqlite:///./x.db"]
 
 
 @pytest.mark.parametrize(
@@ -389,7 +403,7 @@ def test_smoke_postgresql_unreachable_keeps_the_project_and_warns(tmp_path: Path
     assert baked.exit_code == 0, baked.output
     assert "WARNING: order-service was generated but NOT verified" in baked.output
     assert "database server could not be reached" in baked.output
-    assert "run the smoke test later: cd order-service && .venv/bin/python -m order_service.smoke" in baked.output
+    assert "run the smoke test later: cd order-service && .venv/bin/python -m tests.smoke" in baked.output
     assert (baked.project() / "src/order_service/postgres.py").is_file()
 
 

@@ -8,7 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from {{ cookiecutter.package_name }}.secrets import mask_url
+from {{ cookiecutter.package_name }}.redaction import mask_url
 
 APP_NAME = "{{ cookiecutter.project_name }}"
 DRIVER = "{{ cookiecutter.__url_scheme }}"

@@ -1,13 +1,12 @@
 """Smoke test: run the service as a real server on a throwaway database and check that it works as configured.
 
-    python -m {{ cookiecutter.package_name }}.smoke
+    python -m tests.smoke
 
 Exit codes: 0 all checks passed; 1 a check failed (the project is broken); 2 the environment is
 missing something outside the project (for example the database server is unreachable).
 """
 
 import asyncio
-import re
 import sys
 import tempfile
 import time
@@ -17,29 +16,18 @@ from contextlib import AsyncExitStack
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError
 
-from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
 from {{ cookiecutter.package_name }}.db import build_engine
 from {{ cookiecutter.package_name }}.errors import is_connection_failure
-from {{ cookiecutter.package_name }}.migrations import upgrade
-from {{ cookiecutter.package_name }}.secrets import mask_url
-from {{ cookiecutter.package_name }}.server import Server, ServerError, request, run_server, wait_until_live
+from {{ cookiecutter.package_name }}.redaction import mask_passwords, mask_url
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings, get_settings
+
+from tests.live_server import Server, ServerError, request, run_server, wait_until_live
+from tests.migrate import upgrade
+from tests.scratch_{{ cookiecutter.__driver_module }} import scratch_database
 
 EXIT_BROKEN = 1
 EXIT_ENVIRONMENT = 2
 SERVER_STARTUP_TIMEOUT = 30
-
-
-PASSWORD_IN_URL = re.compile(r"(://[^/@:\s]*:)[^/@\s]*@")
-
-
-def hide_passwords(text: str, *urls: str) -> str:
-    """Error text with the passwords of the given URLs, and of any URL it quotes, replaced by ***."""
-    for url in urls:
-        password = make_url(url).password
-        if password:
-            text = text.replace(str(password), "***")
-    return PASSWORD_IN_URL.sub(r"\1***@", text)
 
 
 class Unreachable(Exception):
@@ -110,7 +98,7 @@ async def probe(settings: Settings, url: str) -> None:
             await connection.execute(text("SELECT 1"))
     except (DBAPIError, OSError) as error:
         if is_connection_failure(error):
-            raise Unreachable(f"{mask_url(url)}: {type(error).__name__}: {hide_passwords(str(error), url)}") from None
+            raise Unreachable(f"{mask_url(url)}: {type(error).__name__}: {mask_passwords(str(error), url)}") from None
         raise
     finally:
         await engine.dispose()
@@ -119,9 +107,9 @@ async def probe(settings: Settings, url: str) -> None:
 async def run_checks(settings: Settings) -> list[str]:
     async with AsyncExitStack() as stack:
         try:
-            url = await stack.enter_async_context(backend.scratch_database(settings.database_url))
+            url = await stack.enter_async_context(scratch_database(settings.database_url))
         except Exception as error:  # refused, unknown host, bad admin credentials: all outside the project
-            reason = f"{type(error).__name__}: {hide_passwords(str(error), settings.database_url)}"
+            reason = f"{type(error).__name__}: {mask_passwords(str(error), settings.database_url)}"
             raise Unreachable(
                 f"cannot create a throwaway database for {settings.masked_database_url}: {reason}"
             ) from None
@@ -162,7 +150,7 @@ def main() -> int:
         return EXIT_BROKEN
     except (CheckFailed, ServerError) as failure:
         print(f"smoke test FAILED: {failure}", file=sys.stderr)
-        print(f"reproduce with: python -m {__package__}.smoke", file=sys.stderr)
+        print("reproduce with: python -m tests.smoke", file=sys.stderr)
         return EXIT_BROKEN
     except Unreachable as error:
         print(f"smoke test NOT RUN: the database server is unreachable: {error}", file=sys.stderr)
