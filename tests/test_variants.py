@@ -107,6 +107,7 @@ RUNTIME_MODULES = {
     "api/health.py",
     "api/items.py",
     "api/notes.py",
+    "backend.py",
     "db.py",
     "errors.py",
     "main.py",

@@ -1,4 +1,4 @@
-"""The contract between db.py and the database backend module rendered beside it (postgres.py or sqlite.py).
+"""The contract between db.py and the database backend module rendered beside it (one per database).
 
 db.py assigns the rendered module to a variable of this type, so mypy checks that the module provides every function
 with the right signature (a module satisfies a Protocol as an object would).
