@@ -15,7 +15,7 @@ import math
 import re
 import sys
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -123,20 +123,34 @@ def stdlib_modules() -> frozenset[str]:
     return frozenset(sys.builtin_module_names) | {"asyncio", "collections", "json", "logging", "os", "test", "typing"}
 
 
+def check_name(
+    field: str, value: object, pattern: re.Pattern[str], limit: int, allowed: str, example: str, malformed: str
+) -> tuple[Problem | None, Callable[[str], Problem]]:
+    """The checks every name shares (its pattern, its length), and a maker of this field's other problems."""
+    why_short = "; longer names push the generated imports past 120 columns" if field == "package_name" else ""
+
+    def problem(reason: str) -> Problem:
+        return Problem(field, value, reason, allowed, f"{field}={example}")
+
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        return problem(malformed), problem
+    if len(value) > limit:
+        return problem(f"it has {len(value)} characters{why_short}"), problem
+    return None, problem
+
+
 def check_package_name(value: object) -> Problem | None:
     allowed = (
         f"a lowercase Python identifier (a-z, 0-9, _; starting with a letter), at most {MAX_PACKAGE_NAME} "
         "characters, not a keyword and not the name of a standard-library or dependency module"
     )
-
-    def problem(reason: str) -> Problem:
-        return Problem("package_name", value, reason, allowed, "package_name=order_service")
-
-    if not isinstance(value, str) or not PACKAGE_NAME.fullmatch(value):
-        return problem("it must be a lowercase Python identifier so that `import <package_name>` works")
-    if len(value) > MAX_PACKAGE_NAME:
-        return problem(f"it has {len(value)} characters; longer names push the generated imports past 120 columns")
-    if keyword.iskeyword(value):
+    malformed = "it must be a lowercase Python identifier so that `import <package_name>` works"
+    found, problem = check_name(
+        "package_name", value, PACKAGE_NAME, MAX_PACKAGE_NAME, allowed, "order_service", malformed
+    )
+    if found is not None:
+        return found
+    if keyword.iskeyword(str(value)):
         return problem(f"{value!r} is a Python keyword, so `import {value}` is a syntax error")
     if value in stdlib_modules():
         return problem(f"it would shadow the standard-library module {value!r} and break imports that need it")
@@ -150,15 +164,8 @@ def check_project_slug(value: object) -> Problem | None:
         f"lowercase letters and digits, optionally joined by single '-' or '_', at most {MAX_PROJECT_SLUG} "
         "characters (it names the folder, the distribution and the compose project)"
     )
-
-    def problem(reason: str) -> Problem:
-        return Problem("project_slug", value, reason, allowed, "project_slug=order-service")
-
-    if not isinstance(value, str) or not PROJECT_SLUG.fullmatch(value):
-        return problem("it is not a valid folder and distribution name")
-    if len(value) > MAX_PROJECT_SLUG:
-        return problem(f"it has {len(value)} characters")
-    return None
+    malformed = "it is not a valid folder and distribution name"
+    return check_name("project_slug", value, PROJECT_SLUG, MAX_PROJECT_SLUG, allowed, "order-service", malformed)[0]
 
 
 def unsafe_characters(text: str) -> list[str]:
@@ -218,25 +225,26 @@ def check_connection_mode(value: object, database: object) -> Problem | None:
     return problem
 
 
-def as_integer(value: object) -> int | None:
+def parsed(value: object, kinds: tuple[type, ...], pattern: re.Pattern[str]) -> float | None:
+    """A number given as one of kinds (never a bool), or as text the pattern matches; else None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and INTEGER.fullmatch(value):
-        return int(value)
+    if isinstance(value, kinds):
+        return value  # type: ignore[return-value]
+    if isinstance(value, str) and pattern.fullmatch(value):
+        return float(value)
     return None
+
+
+def as_integer(value: object) -> int | None:
+    number = parsed(value, (int,), INTEGER)
+    return None if number is None else int(number)
 
 
 def as_number(value: object) -> float | None:
     """An int or a plain decimal ("2.5"), as it can be written into Python source unchanged."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str) and DECIMAL.fullmatch(value):
-        return float(value)
-    return None
+    number = parsed(value, (int, float), DECIMAL)
+    return float(number) if number is not None and math.isfinite(number) else None
 
 
 def as_boolean(value: object) -> bool | None:
