@@ -156,13 +156,18 @@ class FailingConnects:
 
     def __init__(self, engine: AsyncEngine, count: int, after: float) -> None:
         self.left, self.after = count, after
-        event.listen(engine.sync_engine, "do_connect", self._connect)
+        # the dialect's own connect, which every do_connect listener ends in (a listener that returns a connection,
+        # as postgres.py's does, would end the chain before a listener added here ran)
+        dialect = engine.sync_engine.dialect
+        self.connect = dialect.connect
+        dialect.connect = self._connect  # type: ignore[method-assign]
 
-    def _connect(self, *_: object) -> None:
+    def _connect(self, *cargs: Any, **cparams: Any) -> Any:
         if self.left > 0:
             self.left -= 1
             await_only(asyncio.sleep(self.after))
             raise ConnectionRefusedError("test: this connect fails")
+        return self.connect(*cargs, **cparams)
 
 
 async def test_a_slot_freed_by_a_failed_connect_goes_to_the_waiting_request_at_once(make_engine) -> None:
