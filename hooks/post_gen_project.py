@@ -18,6 +18,8 @@ folders and copy the difference into the project) the hook prunes only: see is_c
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import re
 import shutil
@@ -28,8 +30,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
-DATABASE = "{{ cookiecutter.database }}"
+DATABASE = "{{ 'postgresql' if cookiecutter.__driver_module == 'postgres' else 'sqlite' }}"  # sqlite or postgresql
 PACKAGE = "{{ cookiecutter.package_name }}"
 PROJECT_SLUG = "{{ cookiecutter.project_slug }}"
 URL_SCHEME = "{{ cookiecutter.__url_scheme }}"
@@ -52,6 +55,8 @@ ONLY_FOR: dict[str, str] = {  # file (relative to the project, {package} = packa
     "tests/test_postgres_workers.py": "postgresql",
     "tests/test_postgres_ping.py": "postgresql",
     "tests/postgres_admin.py": "postgresql",
+    "tests/scratch_postgres.py": "postgresql",
+    "tests/scratch_sqlite.py": "sqlite",
     "scripts/bench_postgres.py": "postgresql",
     "scripts/bench_sqlite.py": "sqlite",
 }
@@ -62,26 +67,6 @@ KEEP_VENV = "TEMPLATE_KEEP_VENV"
 INSTALLER = "TEMPLATE_INSTALLER"
 SMOKE_DATABASE_URL = "TEMPLATE_SMOKE_DATABASE_URL"
 
-# The service's settings: removed from the smoke test's environment so it checks the answers rendered into the
-# project, not whatever the shell happens to export (pydantic-settings matches names case-insensitively).
-SETTINGS_VARIABLES = frozenset(
-    {
-        "DATABASE_URL",
-        "POOL_SIZE",
-        "MAX_OVERFLOW",
-        "POOL_TIMEOUT",
-        "POOL_RECYCLE",
-        "POOL_PRE_PING",
-        "OVERFLOW_IDLE_TIMEOUT",
-        "POOL_CLASS",
-        "WORKERS",
-        "WEB_CONCURRENCY",
-        "APP_NAME",
-        "APPLICATION_NAME",
-        "PGBOUNCER",
-        "SQLITE_BUSY_TIMEOUT_MS",
-    }
-)
 # Interpreter settings that would point the new .venv's Python elsewhere. PYTHONDONTWRITEBYTECODE goes too:
 # the .venv is new, and its bytecode cache makes the smoke test's second process (the server) start faster.
 INTERPRETER_VARIABLES = frozenset({"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE"})
@@ -92,7 +77,6 @@ NETWORK_TROUBLE = re.compile(
     r"|temporary failure|proxy|certificate|ssl|not found in the cache",
     re.IGNORECASE,
 )
-PASSWORD_IN_URL = re.compile(r"(?P<head>://[^/@:\s]*:)[^/@\s]*@")
 
 INSTALL_TIMEOUT = 900
 SMOKE_TIMEOUT = 300
@@ -128,20 +112,30 @@ def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     return value in ("1", "true", "yes", "y", "on")
 
 
-def mask_password(text: str) -> str:
-    return PASSWORD_IN_URL.sub(r"\g<head>***@", text)
+def load_redaction(root: Path, package: str) -> ModuleType:
+    """The project's own redaction.py (standard library only at import time): the hook masks as the service does."""
+    spec = importlib.util.spec_from_file_location(f"{package}_redaction", root / "src" / package / "redaction.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def mask_passwords(text: str) -> str:
+    return load_redaction(Path.cwd(), PACKAGE).mask_passwords(text)
 
 
 def smoke_environment(env: Mapping[str, str]) -> dict[str, str]:
-    """The caller's environment without the service's settings and interpreter redirections.
+    """The caller's environment without interpreter redirections. The service's own settings stay: the smoke test
+    (--rendered) drops every variable its Settings read, so it checks the answers rendered into the project.
 
-    TEMPLATE_SMOKE_DATABASE_URL, when set, becomes the smoke test's DATABASE_URL: the one deliberate way to point
-    it at another server than the answers did.
+    TEMPLATE_SMOKE_DATABASE_URL, when set, becomes the smoke test's SMOKE_DATABASE_URL: the one deliberate way to
+    point it at another server than the answers did.
     """
-    dropped = SETTINGS_VARIABLES | INTERPRETER_VARIABLES
-    clean = {name: value for name, value in env.items() if name.upper() not in dropped}
+    clean = {name: value for name, value in env.items() if name.upper() not in INTERPRETER_VARIABLES}
     if env.get(SMOKE_DATABASE_URL):
-        clean["DATABASE_URL"] = env[SMOKE_DATABASE_URL]
+        clean["SMOKE_DATABASE_URL"] = env[SMOKE_DATABASE_URL]
     return clean
 
 
@@ -197,7 +191,7 @@ def run(command: list[str], root: Path, env: Mapping[str, str], timeout: float) 
 
 
 def tail(text: str, lines: int = 40) -> list[str]:
-    return mask_password(text).rstrip().splitlines()[-lines:]
+    return mask_passwords(text).rstrip().splitlines()[-lines:]
 
 
 def install_hint(installer: str) -> str:
@@ -278,26 +272,20 @@ def write_lock(root: Path, env: Mapping[str, str]) -> str | None:
     return f"uv.lock not written ({' / '.join(why) or 'uv lock failed'}); run `uv lock` in the project later"
 
 
-def expected_pool_line(pool: Mapping[str, str]) -> str:
+def answered_pool(pool: Mapping[str, str]) -> dict[str, object]:
     """The pool as the smoke test reports it, computed from the answers given at render time."""
-    return (
-        f"pool_size={int(pool['pool_size'])} max_overflow={int(pool['max_overflow'])} "
-        f"pool_timeout={float(pool['pool_timeout']):g}s pool_recycle={int(pool['pool_recycle'])}s "
-        f"pool_pre_ping={pool['pool_pre_ping']}"
-    )
+    return {
+        "pool_size": int(pool["pool_size"]),
+        "max_overflow": int(pool["max_overflow"]),
+        "pool_timeout": float(pool["pool_timeout"]),
+        "pool_recycle": int(pool["pool_recycle"]),
+        "pool_pre_ping": pool["pool_pre_ping"] == "True",
+    }
 
 
-def reported(output: str, label: str) -> str | None:
-    for line in output.splitlines():
-        if line.strip().startswith(f"{label}:"):
-            return line.split(":", 1)[1].strip()
-    return None
-
-
-def check_answers_applied(output: str, pool: Mapping[str, str], scheme: str) -> str | None:
+def check_answers_applied(report: Mapping[str, object], pool: Mapping[str, str], scheme: str) -> str | None:
     """The smoke test passed; did it run with the driver and pool the user asked for?"""
-    expected = expected_pool_line(pool)
-    used, database = reported(output, "pool"), reported(output, "database") or ""
+    expected, used, database = answered_pool(pool), report.get("pool"), str(report.get("database", ""))
     if used != expected:
         return f"the smoke test ran with pool {used!r}, but the answers were {expected!r}"
     if not database.startswith(f"{scheme}://"):
@@ -305,13 +293,23 @@ def check_answers_applied(output: str, pool: Mapping[str, str], scheme: str) -> 
     return None
 
 
+def read_report(stdout: str) -> dict[str, object] | None:
+    """The smoke test's report: the JSON object on the last line of its output."""
+    lines = stdout.strip().splitlines()
+    try:
+        report = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        return None
+    return report if isinstance(report, dict) else None
+
+
 def smoke_command() -> str:
     python = ".venv\\Scripts\\python" if os.name == "nt" else ".venv/bin/python"
-    return f"{python} -m {PACKAGE}.smoke"
+    return f"{python} -m tests.smoke"
 
 
 def run_smoke(root: Path, env: Mapping[str, str]) -> Outcome:
-    command = [str(venv_python(root)), "-m", f"{PACKAGE}.smoke"]
+    command = [str(venv_python(root)), "-m", "tests.smoke", "--rendered", "--json"]
     try:
         result = run(command, root, env, SMOKE_TIMEOUT)
     except subprocess.TimeoutExpired as error:
@@ -320,10 +318,13 @@ def run_smoke(root: Path, env: Mapping[str, str]) -> Outcome:
         return Outcome("broken", f"the smoke test did not finish within {SMOKE_TIMEOUT} s", tail(output))
     output = result.stdout + result.stderr
     if result.returncode == 0:
-        wrong = check_answers_applied(result.stdout, POOL, URL_SCHEME)
+        report = read_report(result.stdout)
+        if report is None:
+            return Outcome("broken", "the smoke test passed but printed no JSON report", tail(output))
+        wrong = check_answers_applied(report, POOL, URL_SCHEME)
         if wrong:
             return Outcome("broken", wrong, tail(output))
-        return Outcome("passed", "smoke test passed", result.stdout.rstrip().splitlines())
+        return Outcome("passed", "smoke test passed", [str(line) for line in report.get("summary", [])])
     if result.returncode == EXIT_ENVIRONMENT:
         return Outcome("unverified", "the database server could not be reached", tail(output, 10))
     return Outcome("broken", f"the smoke test failed (exit code {result.returncode})", tail(output))

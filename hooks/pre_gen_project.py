@@ -1,5 +1,8 @@
 """Pre-generation: check every answer before a file is written; one message per problem, then exit 1.
 
+The same checks already ran while cookiecutter rendered its private variables (hooks/answers_check.py), before any
+folder was made; this hook repeats them for answers replayed from a file, which skip that step.
+
 Runs with the interpreter that runs cookiecutter, which may have nothing else installed: standard library only.
 Valid Python before rendering too, so the template's tests import it and call the checks directly.
 """
@@ -9,23 +12,20 @@ from __future__ import annotations
 import json
 import keyword
 import math
-import os
 import re
-import subprocess
 import sys
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 # tojson escapes quotes as \u0027 and \", so no answer can end this raw string early
 ANSWERS_JSON = r"""{{ cookiecutter | tojson }}"""
 
 # fallbacks for when the template's cookiecutter.json cannot be read; the real lists live there
-DEFAULT_CHOICES: dict[str, tuple[str, ...]] = {
-    "database": ("sqlite", "postgresql"),
-    "connection_mode": ("direct", "pgbouncer"),
-}
+DEFAULT_CHOICES: dict[str, tuple[str, ...]] = {"database": ("sqlite", "postgresql", "postgresql-pgbouncer")}
+# answers files from before the one database question carry database=postgresql with connection_mode=pgbouncer
+LEGACY_CONNECTION_MODES = ("direct", "pgbouncer")
 
 MAX_PACKAGE_NAME = 40  # longer names push the rendered import lines past ruff's 120 columns
 MAX_PROJECT_NAME = 60
@@ -72,6 +72,7 @@ DEPENDENCY_MODULES = frozenset(
         "pytest",
         "pytest_asyncio",
         "ruff",
+        "scripts",
         "sniffio",
         "sqlalchemy",
         "starlette",
@@ -103,12 +104,15 @@ class Problem:
     reason: str
     allowed: str
     example: str
+    origin: str = ""  # the answer a derived value came from, e.g. "project_slug='class'"
 
     def __str__(self) -> str:
+        derived = f" (derived from {self.origin})" if self.origin else ""
+        source = f" (or another {self.origin.partition('=')[0]})" if self.origin else ""
         return (
-            f"{self.field}={self.given!r} is not usable: {self.reason}\n"
+            f"{self.field}={self.given!r}{derived} is not usable: {self.reason}\n"
             f"    allowed: {self.allowed}\n"
-            f"    example: {self.example}"
+            f"    example: {self.example}{source}"
         )
 
 
@@ -119,20 +123,34 @@ def stdlib_modules() -> frozenset[str]:
     return frozenset(sys.builtin_module_names) | {"asyncio", "collections", "json", "logging", "os", "test", "typing"}
 
 
+def check_name(
+    field: str, value: object, pattern: re.Pattern[str], limit: int, allowed: str, example: str, malformed: str
+) -> tuple[Problem | None, Callable[[str], Problem]]:
+    """The checks every name shares (its pattern, its length), and a maker of this field's other problems."""
+    why_short = "; longer names push the generated imports past 120 columns" if field == "package_name" else ""
+
+    def problem(reason: str) -> Problem:
+        return Problem(field, value, reason, allowed, f"{field}={example}")
+
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        return problem(malformed), problem
+    if len(value) > limit:
+        return problem(f"it has {len(value)} characters{why_short}"), problem
+    return None, problem
+
+
 def check_package_name(value: object) -> Problem | None:
     allowed = (
         f"a lowercase Python identifier (a-z, 0-9, _; starting with a letter), at most {MAX_PACKAGE_NAME} "
         "characters, not a keyword and not the name of a standard-library or dependency module"
     )
-
-    def problem(reason: str) -> Problem:
-        return Problem("package_name", value, reason, allowed, "package_name=order_service")
-
-    if not isinstance(value, str) or not PACKAGE_NAME.fullmatch(value):
-        return problem("it must be a lowercase Python identifier so that `import <package_name>` works")
-    if len(value) > MAX_PACKAGE_NAME:
-        return problem(f"it has {len(value)} characters; longer names push the generated imports past 120 columns")
-    if keyword.iskeyword(value):
+    malformed = "it must be a lowercase Python identifier so that `import <package_name>` works"
+    found, problem = check_name(
+        "package_name", value, PACKAGE_NAME, MAX_PACKAGE_NAME, allowed, "order_service", malformed
+    )
+    if found is not None:
+        return found
+    if keyword.iskeyword(str(value)):
         return problem(f"{value!r} is a Python keyword, so `import {value}` is a syntax error")
     if value in stdlib_modules():
         return problem(f"it would shadow the standard-library module {value!r} and break imports that need it")
@@ -146,15 +164,8 @@ def check_project_slug(value: object) -> Problem | None:
         f"lowercase letters and digits, optionally joined by single '-' or '_', at most {MAX_PROJECT_SLUG} "
         "characters (it names the folder, the distribution and the compose project)"
     )
-
-    def problem(reason: str) -> Problem:
-        return Problem("project_slug", value, reason, allowed, "project_slug=order-service")
-
-    if not isinstance(value, str) or not PROJECT_SLUG.fullmatch(value):
-        return problem("it is not a valid folder and distribution name")
-    if len(value) > MAX_PROJECT_SLUG:
-        return problem(f"it has {len(value)} characters")
-    return None
+    malformed = "it is not a valid folder and distribution name"
+    return check_name("project_slug", value, PROJECT_SLUG, MAX_PROJECT_SLUG, allowed, "order-service", malformed)[0]
 
 
 def unsafe_characters(text: str) -> list[str]:
@@ -200,8 +211,9 @@ def check_choice(field: str, value: object, choices: tuple[str, ...]) -> Problem
     return Problem(field, value, "it is not one of the offered choices", options, f"{field}={choices[0]}")
 
 
-def check_connection_mode(value: object, database: object, choices: tuple[str, ...]) -> Problem | None:
-    problem = check_choice("connection_mode", value, choices)
+def check_connection_mode(value: object, database: object) -> Problem | None:
+    """An old answers file's connection_mode (its derived values, rendered then, are replayed with it)."""
+    problem = check_choice("connection_mode", value, LEGACY_CONNECTION_MODES)
     if problem is None and value == "pgbouncer" and database != "postgresql":
         problem = Problem(
             "connection_mode",
@@ -213,25 +225,26 @@ def check_connection_mode(value: object, database: object, choices: tuple[str, .
     return problem
 
 
-def as_integer(value: object) -> int | None:
+def parsed(value: object, kinds: tuple[type, ...], pattern: re.Pattern[str]) -> float | None:
+    """A number given as one of kinds (never a bool), or as text the pattern matches; else None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and INTEGER.fullmatch(value):
-        return int(value)
+    if isinstance(value, kinds):
+        return value  # type: ignore[return-value]
+    if isinstance(value, str) and pattern.fullmatch(value):
+        return float(value)
     return None
+
+
+def as_integer(value: object) -> int | None:
+    number = parsed(value, (int,), INTEGER)
+    return None if number is None else int(number)
 
 
 def as_number(value: object) -> float | None:
     """An int or a plain decimal ("2.5"), as it can be written into Python source unchanged."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str) and DECIMAL.fullmatch(value):
-        return float(value)
-    return None
+    number = parsed(value, (int, float), DECIMAL)
+    return float(number) if number is not None and math.isfinite(number) else None
 
 
 def as_boolean(value: object) -> bool | None:
@@ -297,7 +310,7 @@ def check_pool_total(pool_size: object, max_overflow: object, database: object) 
         f"{size}/{overflow}",
         arithmetic,
         f"pool_size + max_overflow at most {MAX_POOL_CONNECTIONS} (and fewer with several workers: each has its own "
-        "pool); for more, put PgBouncer in front (connection_mode=pgbouncer)",
+        "pool); for more, put PgBouncer in front (database=postgresql-pgbouncer)",
         "pool_size=5 max_overflow=10",
     )
 
@@ -322,7 +335,7 @@ def validate(answers: Mapping[str, object], choices: Mapping[str, tuple[str, ...
         check_text("description", answers.get("description"), MAX_DESCRIPTION, "Orders and their items."),
         check_text("author", answers.get("author"), MAX_AUTHOR, "Jane Doe"),
         check_choice("database", database, choices["database"]),
-        check_connection_mode(answers.get("connection_mode"), database, choices["connection_mode"]),
+        check_connection_mode(answers["connection_mode"], database) if "connection_mode" in answers else None,
         check_integer(
             "pool_size", answers.get("pool_size"), 1, MAX_POOL_CONNECTIONS, "connections kept open per process", 5
         ),
@@ -341,6 +354,12 @@ def validate(answers: Mapping[str, object], choices: Mapping[str, tuple[str, ...
         check_pool_pre_ping(answers.get("pool_pre_ping")),
     ]
     problems = [problem for problem in checks if problem is not None]
+    slug = answers.get("project_slug")
+    if isinstance(slug, str) and answers.get("package_name") == slug.replace("-", "_"):  # cookiecutter.json's rule
+        problems = [
+            replace(problem, origin=f"project_slug={slug!r}") if problem.field == "package_name" else problem
+            for problem in problems
+        ]
     if not any(problem.field in ("pool_size", "max_overflow") for problem in problems):
         problems += filter(None, [check_pool_total(answers.get("pool_size"), answers.get("max_overflow"), database)])
     return problems
@@ -354,46 +373,12 @@ def report(problems: list[Problem]) -> str:
     return "\n".join(lines)
 
 
-# Waits (at most 30 s) for cookiecutter to delete the project folder, then removes the empty folders above it
-CLEAN_PARENTS = """
-import os, sys, time
-project, parents = sys.argv[1], sys.argv[2:]
-deadline = time.monotonic() + 30
-while os.path.exists(project) and time.monotonic() < deadline:
-    time.sleep(0.05)
-for folder in parents:
-    try:
-        os.rmdir(folder)
-    except OSError:
-        break
-"""
-
-
-def folders_between(project_dir: Path, output_dir: Path) -> list[Path]:
-    """Folders a slug holding '/' made between the output folder and the project folder, innermost first."""
-    try:
-        project_dir.relative_to(output_dir)
-    except ValueError:
-        return []
-    return [parent for parent in project_dir.parents if parent != output_dir and output_dir in parent.parents]
-
-
-def remove_folders_later(project_dir: Path, output_dir: Path) -> None:
-    """cookiecutter deletes the project folder after this hook fails, but not the folders above it that it made."""
-    parents = folders_between(project_dir, output_dir)
-    if parents:
-        command = [sys.executable, "-c", CLEAN_PARENTS, str(project_dir), *map(str, parents)]
-        subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 def main() -> int:
     answers = json.loads(ANSWERS_JSON)
     choices = load_choices(Path(answers.get("_repo_dir", ".")) / "cookiecutter.json")
     problems = validate(answers, choices)
     if problems:
         print(report(problems), file=sys.stderr)
-        output_dir = Path(answers.get("_output_dir", os.getcwd()))
-        remove_folders_later(Path.cwd(), output_dir.resolve())
         return 1
     return 0
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python concurrent_clients.py PACKAGE CLIENTS ROUNDS
 
-Starts the service (its own server.run_server) on a throwaway, migrated database on DATABASE_URL's server and
+Starts the service (the project's tests.live_server.run_server) on a throwaway, migrated database on DATABASE_URL's server and
 prints one JSON line: {"statuses": {"200": n, ...}, "errors": [...]}. Each client creates a note, reads it,
 lists notes and reads /items, ROUNDS times.
 """
@@ -21,13 +21,14 @@ from alembic.config import Config
 
 
 async def main(package: str, clients: int, rounds: int) -> None:
+    sys.path.insert(0, str(Path.cwd()))  # the project's own tests/ package, not this template's
     backend_name = "postgres" if importlib.util.find_spec(f"{package}.postgres") else "sqlite"
-    backend = importlib.import_module(f"{package}.{backend_name}")
-    server = importlib.import_module(f"{package}.server")
+    scratch = importlib.import_module(f"tests.scratch_{backend_name}")
+    server = importlib.import_module("tests.live_server")
     settings = importlib.import_module(f"{package}.settings").Settings(_env_file=None)
     statuses: Counter[int] = Counter()
     errors: list[str] = []
-    async with backend.scratch_database(settings.database_url) as url:
+    async with scratch.scratch_database(settings.database_url) as url:
         config = Config("alembic.ini")
         config.attributes["database_url"] = url
         config.attributes["configure_logging"] = False

@@ -86,16 +86,6 @@ def copy_template(target: Path) -> Path:
     return target
 
 
-def wait_until_empty(folder: Path, timeout: float = 10) -> list[str]:
-    """What is left in folder once it is empty or timeout passed (the pre-gen hook tidies up asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = sorted(path.name for path in folder.iterdir())
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.05)
-
-
 def text_files(root: Path) -> list[Path]:
     """Every text file of a rendered project, outside its .venv and caches."""
     skipped = {".venv", "__pycache__", ".ruff_cache", ".pytest_cache"}

@@ -16,7 +16,7 @@ def test_bench_quick_run_completes_without_errors(render_variant, database_env, 
     project = render_variant(name, VARIANTS[name])
 
     output = run(
-        [str(project / ".venv/bin/python"), "scripts/bench.py", "--quick", "--concurrency", "16,64"],
+        [str(project / ".venv/bin/python"), "-m", "scripts.bench", "--quick", "--concurrency", "16,64"],
         cwd=project,
         env=database_env(VARIANTS[name]),
     )

@@ -1,7 +1,8 @@
 """The hooks: answers checked before anything is written, the unchosen variant pruned, the new project smoke-tested."""
 
-import ast
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,13 +19,13 @@ from tests.hookhelpers import (
     load_hook,
     load_module,
     mentions,
-    wait_until_empty,
 )
 
 pre_gen = load_hook("pre_gen_project")
 post_gen = load_hook("post_gen_project")
 
 DECLARED = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
+CHOICES = pre_gen.load_choices(TEMPLATE / "cookiecutter.json")
 DEFAULTS = {
     "project_name": "Order Service",
     "project_slug": "order-service",
@@ -32,7 +33,6 @@ DEFAULTS = {
     "description": DECLARED["description"],
     "author": DECLARED["author"],
     "database": "sqlite",
-    "connection_mode": "direct",
     "pool_size": 5,
     "max_overflow": 10,
     "pool_timeout": 30,
@@ -61,8 +61,7 @@ BAD_INPUTS = [
     ({"description": "tab\there"}, "description"),
     ({"author": "O'Brien"}, "author"),
     ({"database": "mysql"}, "database"),
-    ({"connection_mode": "pgbouncer"}, "connection_mode"),
-    ({"database": "postgresql", "connection_mode": "sidecar"}, "connection_mode"),
+    ({"database": "pgbouncer"}, "database"),
     ({"pool_size": "0"}, "pool_size"),
     ({"pool_size": "five"}, "pool_size"),
     ({"pool_size": "007"}, "pool_size"),
@@ -89,7 +88,7 @@ def test_cli_bad_answer_fails_naming_the_field_and_leaves_nothing(
 
     assert baked.exit_code != 0, baked.output
     assert field in baked.output
-    assert wait_until_empty(tmp_path) == [], baked.output
+    assert baked.leftovers == [], baked.output  # at once: refused before cookiecutter made any folder
 
 
 def test_cli_reports_every_bad_answer_at_once(tmp_path: Path) -> None:
@@ -101,7 +100,7 @@ def test_cli_reports_every_bad_answer_at_once(tmp_path: Path) -> None:
     assert "4 answers cannot be used" in baked.output
     for field in answers:
         assert f"{field}=" in baked.output
-    assert wait_until_empty(tmp_path) == []
+    assert baked.leftovers == []
 
 
 def test_cli_good_answers_render_and_skip_the_smoke_test_when_asked(tmp_path: Path) -> None:
@@ -167,11 +166,58 @@ def test_pre_gen_text_refuses_characters_that_break_generated_files(text: str) -
     assert "description=" in str(problem)
 
 
-def test_pre_gen_connection_mode_pgbouncer_needs_postgresql() -> None:
-    modes = ("direct", "pgbouncer")
+def test_pre_gen_old_connection_mode_answer_is_checked_and_pgbouncer_needs_postgresql() -> None:
+    assert pre_gen.check_connection_mode("pgbouncer", "postgresql") is None
+    assert pre_gen.check_connection_mode("pgbouncer", "sqlite") is not None
+    assert pre_gen.check_connection_mode("sidecar", "postgresql") is not None
+    old = {**DEFAULTS, "database": "postgresql", "connection_mode": "sidecar"}
+    assert [problem.field for problem in pre_gen.validate(old, CHOICES)] == ["connection_mode"]
 
-    assert pre_gen.check_connection_mode("pgbouncer", "postgresql", modes) is None
-    assert pre_gen.check_connection_mode("pgbouncer", "sqlite", modes) is not None
+
+def test_one_database_question_never_asks_sqlite_users_about_postgresql() -> None:
+    assert DECLARED["database"] == ["sqlite", "postgresql", "postgresql-pgbouncer"]
+    assert "connection_mode" not in DECLARED
+
+
+def test_pre_gen_a_refused_derived_value_names_the_answer_it_came_from() -> None:
+    derived = pre_gen.validate({**DEFAULTS, "project_slug": "class", "package_name": "class"}, CHOICES)
+    given = pre_gen.validate({**DEFAULTS, "project_slug": "my-class", "package_name": "class"}, CHOICES)
+
+    assert str(derived[0]).startswith("package_name='class' (derived from project_slug='class') is not usable")
+    assert "example: package_name=order_service (or another project_slug)" in str(derived[0])
+    assert str(given[0]).startswith("package_name='class' is not usable")
+
+
+def test_cli_derived_package_name_refusal_names_the_slug(tmp_path: Path) -> None:
+    baked = bake(tmp_path, {"project_slug": "class"}, SKIP)
+
+    assert baked.exit_code != 0
+    assert "package_name='class' (derived from project_slug='class') is not usable" in baked.output
+
+
+def test_replaying_an_answers_file_with_connection_mode_renders_the_pgbouncer_project(tmp_path: Path) -> None:
+    """An answers file written before the one database question (database=postgresql, connection_mode=pgbouncer)."""
+    replay = tmp_path / "answers" / "order-service-template.json"
+    replay.parent.mkdir()
+    shutil.copyfile(TEMPLATE / "tests" / "data" / "answers-with-connection-mode.json", replay)
+    output = tmp_path / "out"
+    output.mkdir()
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--replay-file", str(replay), "-o", str(output), str(TEMPLATE)],
+        env={**os.environ, "TEMPLATE_SKIP_SMOKE": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    project = output / "order-service"
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (project / "src/order_service/postgres.py").is_file()
+    assert not (project / "src/order_service/sqlite.py").exists()
+    assert "pgbouncer: bool = True" in (project / "src/order_service/settings.py").read_text()
+    assert "127.0.0.1:6432/order_service" in (project / ".env.example").read_text()
+    assert "pool_size: PositiveInt = 7" in (project / "src/order_service/settings.py").read_text()
 
 
 def test_pre_gen_answers_survive_rendering_into_the_hook(tmp_path: Path) -> None:
@@ -186,10 +232,12 @@ def test_pre_gen_answers_survive_rendering_into_the_hook(tmp_path: Path) -> None
     assert json.loads(hook.ANSWERS_JSON) == nasty
 
 
-def test_pre_gen_folders_between_lists_what_a_slash_in_the_slug_made(tmp_path: Path) -> None:
-    assert pre_gen.folders_between(tmp_path / "a" / "b" / "c", tmp_path) == [tmp_path / "a" / "b", tmp_path / "a"]
-    assert pre_gen.folders_between(tmp_path / "order-service", tmp_path) == []
-    assert pre_gen.folders_between(tmp_path.parent / "elsewhere", tmp_path) == []
+def test_cli_slug_with_a_slash_is_refused_before_any_folder_is_made(tmp_path: Path) -> None:
+    baked = bake(tmp_path, {"project_slug": "deep/er/slug"}, SKIP)
+
+    assert baked.exit_code != 0
+    assert "project_slug='deep/er/slug' is not usable" in baked.output
+    assert baked.leftovers == []  # nothing to tidy up later: no folder of the slug was ever made
 
 
 def test_post_gen_only_for_names_existing_files_of_known_variants() -> None:
@@ -209,11 +257,13 @@ def test_post_gen_unused_files_are_the_other_variants() -> None:
         "tests/test_postgres_workers.py",
         "tests/test_postgres_ping.py",
         "tests/postgres_admin.py",
+        "tests/scratch_postgres.py",
         "scripts/bench_postgres.py",
     ]
     assert post_gen.unused_files("postgresql", "shop") == [
         "src/shop/sqlite.py",
         "docs/sqlite.md",
+        "tests/scratch_sqlite.py",
         "scripts/bench_sqlite.py",
     ]
 
@@ -228,41 +278,28 @@ def test_post_gen_smoke_environment_drops_settings_and_keeps_the_admin_url() -> 
         "PATH": "/bin",
     }
 
-    assert post_gen.smoke_environment(env) == {"ADMIN_DATABASE_URL": "y", "PATH": "/bin"}
-    assert post_gen.smoke_environment({**env, "TEMPLATE_SMOKE_DATABASE_URL": "z"})["DATABASE_URL"] == "z"
+    # the service's settings stay: the smoke test (--rendered) drops every variable its Settings read
+    assert post_gen.smoke_environment(env) == {key: value for key, value in env.items() if key != "PYTHONPATH"}
+    assert post_gen.smoke_environment({**env, "TEMPLATE_SMOKE_DATABASE_URL": "z"})["SMOKE_DATABASE_URL"] == "z"
 
 
-def settings_variables(source: str) -> set[str]:
-    """The environment variables a rendered settings.py reads: each field of Settings and its AliasChoices."""
-    settings = next(
-        node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ClassDef) and node.name == "Settings"
+def test_post_gen_masks_with_the_projects_redaction_module_using_the_standard_library_only() -> None:
+    project = TEMPLATE / "{{cookiecutter.project_slug}}"
+    code = (
+        "import sys; sys.modules['sqlalchemy'] = None; "  # what the hook's interpreter may lack
+        f"sys.path.insert(0, {str(HOOKS)!r}); from post_gen_project import load_redaction; "
+        f"redaction = load_redaction(__import__('pathlib').Path({str(project)!r}), '{{{{cookiecutter.package_name}}}}'); "
+        "print(redaction.mask_passwords(sys.argv[1])); print(redaction.mask_passwords(sys.argv[2]))"
     )
-    names = set()
-    for field in settings.body:
-        if isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name):
-            names.add(field.target.id.upper())
-            for node in ast.walk(field.value) if field.value else ():
-                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "AliasChoices":
-                    names |= {arg.value.upper() for arg in node.args if isinstance(arg, ast.Constant)}
-    return names
-
-
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
-def test_post_gen_smoke_environment_drops_every_setting_the_service_reads(tmp_path: Path, database: str) -> None:
-    baked = bake(tmp_path, {"database": database}, SKIP)
-    assert baked.exit_code == 0, baked.output
-
-    read = settings_variables((baked.project() / "src" / "order_service" / "settings.py").read_text(encoding="utf-8"))
-
-    assert {"DATABASE_URL", "POOL_SIZE", "POOL_CLASS", "WEB_CONCURRENCY"} <= read
-    assert read - post_gen.SETTINGS_VARIABLES == set()
-
-
-def test_post_gen_mask_password_hides_only_the_password() -> None:
     url = "postgresql+asyncpg://app:s3cret@db:5432/orders"
+    shown = subprocess.run(
+        [sys.executable, "-c", code, f"failed on {url}", "sqlite+aiosqlite:///./x.db"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
 
-    assert post_gen.mask_password(f"failed on {url}") == "failed on postgresql+asyncpg://app:***@db:5432/orders"
-    assert post_gen.mask_password("sqlite+aiosqlite:///./x.db") == "sqlite+aiosqlite:///./x.db"
+    assert shown == ["failed on postgresql+asyncpg://app:***@db:5432/orders", "sqlite+aiosqlite:///./x.db"]
 
 
 @pytest.mark.parametrize(
@@ -296,12 +333,15 @@ def test_post_gen_checks_the_smoke_ran_with_the_answers() -> None:
         "pool_recycle": "-1",
         "pool_pre_ping": "False",
     }
-    line = "pool_size=7 max_overflow=3 pool_timeout=2.5s pool_recycle=-1s pool_pre_ping=False"
-    good = f"smoke test passed\n  database: sqlite+aiosqlite:///./x.db\n  pool:     {line}\n"
+    used = {"pool_size": 7, "max_overflow": 3, "pool_timeout": 2.5, "pool_recycle": -1, "pool_pre_ping": False}
+    good = {"database": "sqlite+aiosqlite:///./x.db", "pool": used}
 
     assert post_gen.check_answers_applied(good, pool, "sqlite+aiosqlite") is None
-    assert "answers were" in post_gen.check_answers_applied(good.replace("size=7", "size=5"), pool, "sqlite+aiosqlite")
+    wrong_pool = {**good, "pool": {**used, "pool_size": 5}}
+    assert "answers were" in post_gen.check_answers_applied(wrong_pool, pool, "sqlite+aiosqlite")
     assert "answers chose" in post_gen.check_answers_applied(good, pool, "postgresql+asyncpg")
+    assert post_gen.read_report('starting\n{"pool": {}}\n') == {"pool": {}}
+    assert post_gen.read_report("smoke test passed\n") is None
 
 
 def test_post_gen_warning_turns_into_failure_in_strict_mode() -> None:
@@ -333,7 +373,7 @@ def test_pruning_sqlite_project_holds_nothing_postgresql_specific(tmp_path: Path
 
 
 def test_pruning_postgresql_project_holds_nothing_sqlite_specific(tmp_path: Path) -> None:
-    baked = bake(tmp_path, {"database": "postgresql", "connection_mode": "pgbouncer"}, SKIP)
+    baked = bake(tmp_path, {"database": "postgresql-pgbouncer"}, SKIP)
     project = baked.project()
 
     assert baked.exit_code == 0, baked.output
@@ -346,7 +386,15 @@ def test_pruning_postgresql_project_holds_nothing_sqlite_specific(tmp_path: Path
 def test_smoke_sqlite_passes_with_the_answers_and_keeps_the_venv(tmp_path: Path) -> None:
     answers = {"database": "sqlite", "pool_size": "3", "max_overflow": "2", "pool_pre_ping": "no"}
 
-    baked = bake(tmp_path, answers, {"TEMPLATE_STRICT": "1", "DATABASE_URL": "sqlite+aiosqlite:///./ignored.db"})
+    # settings exported by the shell that would break the smoke test or change its pool: it reads the answers
+    exported = {
+        "DATABASE_URL": "sqlite+aiosqlite:///./ignored.db",
+        "POOL_SIZE": "99",
+        "pool_class": "bogus",
+        "WEB_CONCURRENCY": "many",
+        "SQLITE_BUSY_TIMEOUT_MS": "0",
+    }
+    baked = bake(tmp_path, answers, {"TEMPLATE_STRICT": "1", **exported})
     project = baked.project()
 
     assert baked.exit_code == 0, baked.output
@@ -374,7 +422,7 @@ def test_smoke_postgresql_reachable_passes_and_can_drop_the_venv(tmp_path: Path)
 
 
 def test_smoke_pgbouncer_project_runs_against_the_server_named_for_the_smoke(tmp_path: Path) -> None:
-    answers = {"database": "postgresql", "connection_mode": "pgbouncer"}
+    answers = {"database": "postgresql-pgbouncer"}
     env = {"TEMPLATE_STRICT": "1", "TEMPLATE_SMOKE_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/x"}
 
     baked = bake(tmp_path, answers, env)
@@ -389,7 +437,7 @@ def test_smoke_postgresql_unreachable_keeps_the_project_and_warns(tmp_path: Path
     assert baked.exit_code == 0, baked.output
     assert "WARNING: order-service was generated but NOT verified" in baked.output
     assert "database server could not be reached" in baked.output
-    assert "run the smoke test later: cd order-service && .venv/bin/python -m order_service.smoke" in baked.output
+    assert "run the smoke test later: cd order-service && .venv/bin/python -m tests.smoke" in baked.output
     assert (baked.project() / "src/order_service/postgres.py").is_file()
 
 

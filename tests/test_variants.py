@@ -1,6 +1,9 @@
 """Every variant on the list renders cleanly, lints, migrates and passes its own test suite on its real database."""
 
+import os
 import re
+import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -68,11 +71,11 @@ def test_render_migrates_up_and_down_on_an_empty_database(
     backend = "postgres" if uses_postgresql(answers) else "sqlite"
     script = f"""
 import asyncio, os, subprocess
-from {package} import {backend} as backend
 from {package}.settings import Settings
+from tests.scratch_{backend} import scratch_database
 
 async def main() -> None:
-    async with backend.scratch_database(Settings(_env_file=None).database_url) as url:
+    async with scratch_database(Settings(_env_file=None).database_url) as url:
         for step in (["upgrade", "head"], ["downgrade", "base"], ["upgrade", "head"]):
             subprocess.run([".venv/bin/alembic", *step], env={{**os.environ, "DATABASE_URL": url}}, check=True)
 
@@ -95,3 +98,66 @@ def test_render_dockerfile_and_compose_pass_static_checks(render_variant, name: 
     project = render_variant(name, answers)
     run([tool("hadolint"), "Dockerfile"], cwd=project)
     run([tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", "compose.yaml"], cwd=project)
+
+
+# What the wheel (and so the production image) may ship: the service's runtime modules, nothing for tests or dev
+RUNTIME_MODULES = {
+    "__init__.py",
+    "api/__init__.py",
+    "api/health.py",
+    "api/items.py",
+    "api/notes.py",
+    "backend.py",
+    "db.py",
+    "errors.py",
+    "main.py",
+    "metrics.py",
+    "models.py",
+    "pool.py",
+    "pool_timing.py",
+    "redaction.py",
+    "schemas.py",
+    "settings.py",
+}
+DIST_INFO = {"METADATA", "RECORD", "WHEEL"}
+
+
+@variants
+def test_render_wheel_ships_only_the_runtime_modules(render_variant, tmp_path: Path, name: str, answers: dict) -> None:
+    project = render_variant(name, answers)
+    package = next(path.parent.name for path in (project / "src").glob("*/main.py"))
+    run([tool("uv"), "build", "--wheel", "--quiet", "--out-dir", str(tmp_path), "."], cwd=project)
+    (wheel,) = tmp_path.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    dist_info = next(name.split("/")[0] for name in names if name.endswith(".dist-info/WHEEL"))
+    backend = "postgres.py" if uses_postgresql(answers) else "sqlite.py"
+    allowed = {f"{package}/{module}" for module in RUNTIME_MODULES | {backend}} | {
+        f"{dist_info}/{entry}" for entry in DIST_INFO
+    }
+    assert names == allowed
+
+
+@variants
+def test_render_backend_module_satisfies_the_backend_protocol(
+    render_variant, tmp_path: Path, name: str, answers: dict
+) -> None:
+    project = render_variant(name, answers)
+    package = next(path.parent.name for path in (project / "src").glob("*/main.py"))
+    backend = "postgres" if uses_postgresql(answers) else "sqlite"
+    check = tmp_path / "check_backend.py"
+    # the rendered backend module, and as a control a module that is not a backend (settings)
+    check.write_text(
+        f"from {package} import {backend}, settings\n"
+        f"from {package}.backend import Backend\n\n"
+        f"backend: Backend = {backend}\n"
+        "not_a_backend: Backend = settings\n"
+    )
+    mypy = [tool("mypy"), "--python-executable", str(project / ".venv/bin/python"), "--follow-imports=silent"]
+    env = {**os.environ, "MYPYPATH": str(project / "src")}  # the package's sources, not its untyped installed copy
+    result = subprocess.run([*mypy, str(check)], cwd=project, env=env, capture_output=True, text=True)
+    errors = [line for line in result.stdout.splitlines() if ": error:" in line]
+
+    assert len(errors) == 1, result.stdout
+    assert "check_backend.py:5:" in errors[0]
+    assert 'Incompatible types in assignment (expression has type Module, variable has type "Backend")' in errors[0]

@@ -1,18 +1,18 @@
 """The one list of variants the template promises to work for.
 
 pytest parametrizes over VARIANTS; the template's CI workflow builds its matrix from `python -m tests.variants`.
-Adding a variant is one line: a pool in POOLS, a connection in CONNECTIONS, or an entry in EXTRA.
+Adding a variant is one line: a pool in POOLS, a database choice in CONNECTIONS, or an entry in EXTRA.
 """
 
 import json
 import os
 import sys
 
-# database x connection mode: every choice the template offers (PgBouncer exists only for PostgreSQL)
+# every database choice the template offers
 CONNECTIONS: dict[str, dict[str, object]] = {
     "sqlite": {"database": "sqlite"},
-    "postgresql": {"database": "postgresql", "connection_mode": "direct"},
-    "pgbouncer": {"database": "postgresql", "connection_mode": "pgbouncer"},
+    "postgresql": {"database": "postgresql"},
+    "pgbouncer": {"database": "postgresql-pgbouncer"},
 }
 
 # representative pool answers
@@ -45,11 +45,11 @@ VARIANTS: dict[str, dict[str, object]] = {name: ALL[name] for name in SELECTED} 
 
 
 def uses_postgresql(answers: dict[str, object]) -> bool:
-    return answers.get("database") == "postgresql"
+    return str(answers.get("database", "")).startswith("postgresql")
 
 
 def uses_pgbouncer(answers: dict[str, object]) -> bool:
-    return answers.get("connection_mode") == "pgbouncer"
+    return answers.get("database") == "postgresql-pgbouncer"
 
 
 if __name__ == "__main__":

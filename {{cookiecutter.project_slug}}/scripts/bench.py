@@ -1,8 +1,8 @@
 """Benchmark GET /items: this service's pool against SQLAlchemy's stock pool, NullPool and a raw driver pool.
 
-    python scripts/bench.py                      # 16, 64 and 256 clients, 10 s each
-    python scripts/bench.py --quick              # short run for CI: 2 s each
-    python scripts/bench.py --duration 20 --concurrency 64
+    python -m scripts.bench                      # 16, 64 and 256 clients, 10 s each
+    python -m scripts.bench --quick              # short run for CI: 2 s each
+    python -m scripts.bench --duration 20 --concurrency 64
 
 All four apps run as real uvicorn servers (uvloop, httptools) on 127.0.0.1 against a throwaway, migrated database
 on the configured server (DATABASE_URL). Load comes from wrk when it is installed, else from a built-in asyncio
@@ -25,16 +25,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from uuid import uuid4
 
-import bench_{{ cookiecutter.__driver_module }} as driver
-
-from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
-from {{ cookiecutter.package_name }}.migrations import upgrade
-from {{ cookiecutter.package_name }}.server import run_server
 from {{ cookiecutter.package_name }}.settings import Settings, get_settings
 
-SCRIPTS = Path(__file__).resolve().parent
+from scripts import bench_{{ cookiecutter.__driver_module }} as driver
+from tests.live_server import run_server
+from tests.migrate import upgrade
+from tests.scratch_{{ cookiecutter.__driver_module }} import scratch_database
+
 UVICORN_ARGS = ("--loop", "uvloop", "--http", "httptools")
-REFERENCE_ARGS = ("--factory", "--app-dir", str(SCRIPTS))
+REFERENCE_ARGS = ("--factory",)
 REQUEST_TIMEOUT_SECONDS = 10
 SAMPLE_INTERVAL_SECONDS = 0.05
 
@@ -59,8 +58,8 @@ class Target:
 TARGETS = (
     Target("pooled", "{{ cookiecutter.package_name }}.main:app", ()),
     Target("stock", "{{ cookiecutter.package_name }}.main:app", (), (("POOL_CLASS", "stock"),)),
-    Target("nullpool", "bench_references:create_nullpool_app", REFERENCE_ARGS),
-    Target("raw", "bench_references:create_raw_app", REFERENCE_ARGS),
+    Target("nullpool", "scripts.bench_references:create_nullpool_app", REFERENCE_ARGS),
+    Target("raw", "scripts.bench_references:create_raw_app", REFERENCE_ARGS),
 )
 
 
@@ -256,7 +255,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> list[Result]:
     results: list[Result] = []
     sampler = ConnectionSampler()
     async with AsyncExitStack() as stack:
-        url = await stack.enter_async_context(backend.scratch_database(settings.database_url))
+        url = await stack.enter_async_context(scratch_database(settings.database_url))
         await asyncio.to_thread(upgrade, url)
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
         servers = {}

@@ -1,10 +1,11 @@
 """PostgreSQL pieces of the benchmark: the raw asyncpg reference pool and the pg_stat_activity monitor."""
 
 import asyncpg
-from sqlalchemy import make_url
 
 from {{ cookiecutter.package_name }} import postgres as backend
 from {{ cookiecutter.package_name }}.settings import Settings
+
+from tests.postgres_admin import admin_connect, asyncpg_params
 
 # only the driver's own options: the prepared-statement ones are SQLAlchemy's
 ASYNCPG_OPTIONS = {"server_settings", "statement_cache_size"}
@@ -26,13 +27,8 @@ class RawPool:
 
 async def open_raw_pool(settings: Settings) -> RawPool:
     """A driver-level pool holding up to pool_size + max_overflow connections, like the service's pool."""
-    url = make_url(settings.database_url)
     pool = await asyncpg.create_pool(
-        host=url.host,
-        port=url.port,
-        user=url.username,
-        password=url.password,
-        database=url.database,
+        **asyncpg_params(settings.database_url),
         min_size=settings.pool_size,
         max_size=settings.pool_size + settings.max_overflow,
         **{k: v for k, v in backend.connect_args(settings).items() if k in ASYNCPG_OPTIONS},
@@ -58,11 +54,7 @@ async def open_monitor(settings: Settings) -> ConnectionMonitor | None:
     """A monitor on the server, or None behind PgBouncer (its pool owns the server connections)."""
     if settings.pgbouncer:
         return None
-    url = make_url(backend.admin_url())
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
-    )
-    return ConnectionMonitor(connection)
+    return ConnectionMonitor(await admin_connect())
 
 
 def connections_note(settings: Settings) -> str | None:

@@ -9,12 +9,13 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import make_url
 
-from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
 from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.migrations import upgrade
-from {{ cookiecutter.package_name }}.secrets import mask_url
+from {{ cookiecutter.package_name }}.redaction import mask_url
 from {{ cookiecutter.package_name }}.settings import Settings
+
 from tests.loop_errors import recorded_loop_errors
+from tests.migrate import upgrade
+from tests.scratch_{{ cookiecutter.__driver_module }} import scratch_database
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -39,7 +40,7 @@ async def migrated_template(server_url: str) -> AsyncIterator[str]:
     """A database migrated once per run; each test gets a copy of it."""
     async with AsyncExitStack() as stack:
         try:
-            url = await stack.enter_async_context(backend.scratch_database(server_url))
+            url = await stack.enter_async_context(scratch_database(server_url))
         except OSError as error:
             pytest.fail(
                 f"the test database server is unreachable ({mask_url(server_url)}: {error}); start it, "
@@ -52,13 +53,13 @@ async def migrated_template(server_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def empty_database_url(server_url: str) -> AsyncIterator[str]:
-    async with backend.scratch_database(server_url) as url:
+    async with scratch_database(server_url) as url:
         yield url
 
 
 @pytest.fixture
 async def database_url(server_url: str, migrated_template: str) -> AsyncIterator[str]:
-    async with backend.scratch_database(server_url, template=migrated_template) as url:
+    async with scratch_database(server_url, template=migrated_template) as url:
         yield url
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from {{ cookiecutter.package_name }}.server import Reply, request
+from tests.live_server import Reply, request
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from {{ cookiecutter.package_name }}.db import SessionDep
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.models import Note
-from {{ cookiecutter.package_name }}.server import Server, request, run_server
 from {{ cookiecutter.package_name }}.settings import get_settings
+
+from tests.live_server import Server, request, run_server
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FACTORY = "tests.slowapp:create_slow_app"

@@ -6,7 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 from fastapi import FastAPI
 
 from {{ cookiecutter.package_name }}.errors import BUSY
-from {{ cookiecutter.package_name }}.server import request
+
+from tests.live_server import request
 from tests.load import Outcome, fire, get, timed
 from tests.slowapp import FAIL_EVERY, run_slow_server, send_flaky_requests, wait_until_holding
 

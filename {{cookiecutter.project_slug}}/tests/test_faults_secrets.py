@@ -7,8 +7,8 @@ from urllib.parse import quote
 
 import pytest
 
-from {{ cookiecutter.package_name }} import secrets
-from {{ cookiecutter.package_name }}.secrets import install_log_masking, mask_secrets
+from {{ cookiecutter.package_name }} import redaction
+from {{ cookiecutter.package_name }}.redaction import install_log_masking, mask_secrets
 from {{ cookiecutter.package_name }}.settings import DRIVER
 
 PASSWORD = "p@ss/w0rd:Zq8"  # characters that a URL must percent-encode
@@ -19,7 +19,7 @@ LOGGERS = ["uvicorn.error", "sqlalchemy.engine", "sqlalchemy.pool", "{{ cookiecu
 @pytest.fixture
 def masked_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     """What these loggers write, formatted as uvicorn would; the masking is undone afterwards."""
-    monkeypatch.setattr(secrets, "_secrets", set())
+    monkeypatch.setattr(redaction, "_secrets", set())
     factory = logging.getLogRecordFactory()
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

@@ -2,7 +2,7 @@
 
 import threading
 
-from {{ cookiecutter.package_name }}.server import Reply, request, run_server
+from tests.live_server import Reply, request, run_server
 from tests.load import fire
 
 WRITERS = 100

@@ -7,9 +7,10 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
 from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.server import Server, run_server
+
+from tests.live_server import Server, run_server
+from tests.scratch_{{ cookiecutter.__driver_module }} import scratch_database
 
 EXAMPLES_PER_OPERATION = 40
 
@@ -19,7 +20,7 @@ schema = schemathesis.openapi.from_dict(create_app().openapi())
 
 @pytest.fixture(scope="module")
 async def fuzz_database_url(server_url: str, migrated_template: str) -> AsyncIterator[str]:
-    async with backend.scratch_database(server_url, template=migrated_template) as url:
+    async with scratch_database(server_url, template=migrated_template) as url:
         yield url
 
 

@@ -1,6 +1,6 @@
 from httpx import AsyncClient
 
-from {{ cookiecutter.package_name }}.server import request, run_server
+from tests.live_server import request, run_server
 
 
 async def test_items_returns_number_one(client: AsyncClient) -> None:

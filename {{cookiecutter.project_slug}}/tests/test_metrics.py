@@ -11,6 +11,7 @@ from sqlalchemy import event, text
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.metrics import wait_buckets
 from {{ cookiecutter.package_name }}.settings import Settings
+
 from tests.metrics_text import PoolReading, samples, scrape, settled
 
 

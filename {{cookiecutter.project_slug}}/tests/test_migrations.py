@@ -4,7 +4,7 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from {{ cookiecutter.package_name }}.migrations import downgrade, upgrade
+from tests.migrate import downgrade, upgrade
 
 
 async def table_names(database_url: str) -> set[str]:

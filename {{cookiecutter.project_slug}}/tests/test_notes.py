@@ -129,3 +129,28 @@ async def test_update_needs_at_least_one_field(client: AsyncClient) -> None:
 async def test_out_of_range_parameters_are_422(client: AsyncClient, path: str, params: dict) -> None:
     response = await client.get(path, params=params)
     assert response.status_code == 422
+
+
+NOT_UTF8_JSON = b'{"title": "\xc3\x28"}'  # \xc3 starts a two-byte UTF-8 sequence that "(" cannot continue
+
+
+async def test_every_route_with_a_body_answers_an_unreadable_one_with_a_documented_422(client: AsyncClient) -> None:
+    """The answer, the OpenAPI schema and the README agree: input that cannot be read is a 422, never a 400."""
+    note = await create(client)
+    schema = (await client.get("/openapi.json")).json()
+    routes = [
+        (method, path)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    ]
+    assert routes == [("post", "/notes"), ("patch", "/notes/{note_id}")]
+    for method, path in routes:
+        url = path.replace("{note_id}", str(note["id"]))
+        response = await client.request(
+            method, url, content=NOT_UTF8_JSON, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422, (method, path, response.text)
+        assert response.json()["detail"][0]["msg"] == "the body is not valid UTF-8 JSON"
+        assert set(schema["paths"][path][method]["responses"]) >= {"422"}
+        assert "400" not in schema["paths"][path][method]["responses"]

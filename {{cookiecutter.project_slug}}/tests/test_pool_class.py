@@ -46,7 +46,7 @@ def test_smoke_test_runs_and_reports_the_stock_pool(server_url: str) -> None:
     """The smoke test as a user runs it, with POOL_CLASS=stock exported: a real server on a throwaway database."""
     env = {**os.environ, "DATABASE_URL": server_url, "POOL_CLASS": "stock"}
     smoke = subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.smoke"],
+        [sys.executable, "-m", "tests.smoke"],
         env=env,
         capture_output=True,
         text=True,

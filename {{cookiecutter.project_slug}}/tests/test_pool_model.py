@@ -32,6 +32,7 @@ from sqlalchemy.util import await_only, greenlet_spawn
 
 from {{ cookiecutter.package_name }}.metrics import Metrics
 from {{ cookiecutter.package_name }}.pool import FairWarmPool
+
 from tests.virtual_time import VirtualTimeLoop
 
 TICK = 1 / 64  # every random duration is a multiple: exact in binary, so that events often fall on the same instant

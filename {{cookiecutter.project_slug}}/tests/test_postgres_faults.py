@@ -27,8 +27,9 @@ import asyncpg
 import pytest
 
 from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.server import request
 from {{ cookiecutter.package_name }}.settings import Settings
+
+from tests.live_server import request
 from tests.load import Outcome, get, post_json, timed
 from tests.postgres_admin import admin_fetch, direct_url
 from tests.slowapp import FAIL_EVERY, run_slow_server, send_flaky_requests, wait_until_holding

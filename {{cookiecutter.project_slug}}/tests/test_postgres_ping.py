@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
+
 from tests.postgres_admin import admin_fetch, direct_url
 
 

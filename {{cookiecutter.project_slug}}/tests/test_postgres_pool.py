@@ -9,8 +9,9 @@ import pytest
 from prometheus_client import generate_latest
 
 from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.server import run_server
 from {{ cookiecutter.package_name }}.settings import Settings
+
+from tests.live_server import run_server
 from tests.metrics_text import SETTLE_SECONDS, PoolReading, scrape, settled
 from tests.postgres_admin import admin_connect, direct_url
 

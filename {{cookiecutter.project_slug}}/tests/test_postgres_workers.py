@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.server import run_server
 from {{ cookiecutter.package_name }}.settings import Settings
+
+from tests.live_server import run_server
 from tests.loop_errors import recorded_loop_errors
 from tests.postgres_admin import admin_connect, direct_url
 

@@ -3,18 +3,22 @@
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool, QueuePool
 
-from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
+from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }}
+from {{ cookiecutter.package_name }}.backend import Backend
 from {{ cookiecutter.package_name }}.pool import FairWarmPool
 from {{ cookiecutter.package_name }}.pool_timing import CheckoutTiming
 from {{ cookiecutter.package_name }}.settings import PoolClass, Settings
 
 logger = logging.getLogger(__name__)
+
+# the database's own module, checked by mypy against the contract in backend.py
+backend: Backend = {{ cookiecutter.__driver_module }}
 
 SIZING_CHECK_TIMEOUT_SECONDS = 10
 
@@ -37,24 +41,34 @@ POOL_CLASSES: dict[PoolClass, type[TimedFairWarmPool | TimedAsyncAdaptedQueuePoo
 }
 
 
-def build_engine(settings: Settings) -> AsyncEngine:
-    """An engine whose pool is chosen (POOL_CLASS), sized and tuned by the settings; no connection is opened yet."""
-    pool_class = POOL_CLASSES[settings.pool_class]
-    # the stock pool closes a returned overflow connection at once: it takes no overflow_idle_timeout
-    extra = {"overflow_idle_timeout": settings.overflow_idle_timeout} if pool_class is TimedFairWarmPool else {}
+def build_engine(settings: Settings, pooled: bool = True) -> AsyncEngine:
+    """An engine whose pool is chosen (POOL_CLASS), sized and tuned by the settings; no connection is opened yet.
+
+    pooled=False gives SQLAlchemy's NullPool instead, a new connection per checkout: what no pooling costs (the
+    benchmark's reference, not a setting of the service).
+    """
     engine = create_async_engine(
         settings.database_url,
-        poolclass=pool_class,
-        pool_size=settings.pool_size,
-        max_overflow=settings.max_overflow,
-        pool_timeout=settings.pool_timeout,
-        pool_recycle=settings.pool_recycle,
-        pool_pre_ping=settings.pool_pre_ping,
         connect_args=backend.connect_args(settings),
-        **extra,
+        **(pool_options(settings) if pooled else {"poolclass": NullPool}),
     )
     backend.prepare_engine(engine, settings)
     return engine
+
+
+def pool_options(settings: Settings) -> dict[str, Any]:
+    pool_class = POOL_CLASSES[settings.pool_class]
+    # the stock pool closes a returned overflow connection at once: it takes no overflow_idle_timeout
+    extra = {"overflow_idle_timeout": settings.overflow_idle_timeout} if pool_class is TimedFairWarmPool else {}
+    return {
+        "poolclass": pool_class,
+        "pool_size": settings.pool_size,
+        "max_overflow": settings.max_overflow,
+        "pool_timeout": settings.pool_timeout,
+        "pool_recycle": settings.pool_recycle,
+        "pool_pre_ping": settings.pool_pre_ping,
+        **extra,
+    }
 
 
 def build_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -8,10 +8,12 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from {{ cookiecutter.package_name }}.metrics import record_pool_timeout
 from {{ cookiecutter.package_name }}.pool import PoolDisposedError
@@ -64,8 +66,18 @@ async def invalid_request(request: Request, exc: RequestValidationError) -> Resp
     return Response(body, status_code=422, media_type="application/json")
 
 
+async def unreadable_body(request: Request, exc: StarletteHTTPException) -> Response:
+    """FastAPI answers a body it cannot decode (not UTF-8) with a 400 that no route documents: make it the 422
+    that invalid input gets everywhere else, saying why. Every other HTTP error keeps FastAPI's answer."""
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        error = {"type": "json_invalid", "loc": ["body"], "msg": "the body is not valid UTF-8 JSON", "input": None}
+        return await invalid_request(request, RequestValidationError([error]))
+    return await http_exception_handler(request, exc)
+
+
 def add_error_handlers(app: FastAPI) -> None:
     # One handler for every class that can carry "the database is not there right now"
     for exception_class in (PoolTimeoutError, PoolDisposedError, DBAPIError, OSError):
         app.add_exception_handler(exception_class, database_unavailable)
     app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, unreadable_body)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from {{ cookiecutter.package_name }}.api import health, items, notes
 from {{ cookiecutter.package_name }}.db import build_engine, build_sessionmaker, check_pool_sizing
 from {{ cookiecutter.package_name }}.errors import add_error_handlers
 from {{ cookiecutter.package_name }}.metrics import install_metrics, watch_pool
-from {{ cookiecutter.package_name }}.secrets import install_log_masking
+from {{ cookiecutter.package_name }}.redaction import install_log_masking
 from {{ cookiecutter.package_name }}.settings import APP_NAME, Settings, get_settings
 
 
@@ -19,7 +19,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Built here, not at import: each worker process gets its own engine and pool
     settings: Settings = app.state.settings or get_settings()
     install_log_masking(settings.database_url)
-    engine = build_engine(settings)
+    engine = build_engine(settings, pooled=app.state.pooled)
     watch_pool(app, engine.pool, settings.pool_timeout)
     app.state.engine = engine
     app.state.sessionmaker = build_sessionmaker(engine)
@@ -34,10 +34,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.dispose()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The service; pass settings to override the environment (tests do)."""
+def create_app(settings: Settings | None = None, pooled: bool = True) -> FastAPI:
+    """The service; pass settings to override the environment (tests do); pooled=False: NullPool (the benchmark)."""
     app = FastAPI(title=settings.app_name if settings else APP_NAME, lifespan=lifespan)
     app.state.settings = settings
+    app.state.pooled = pooled
     add_error_handlers(app)
     install_metrics(app)
     for module in (items, notes, health):

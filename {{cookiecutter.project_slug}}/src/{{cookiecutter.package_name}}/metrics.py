@@ -63,10 +63,8 @@ class Metrics:
     def __init__(self, current_pool: Callable[[], Pool | None]) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(PoolCollector(current_pool))
-        self.pool_timeouts = Counter(
-            "db_pool_timeouts",
-            "Requests that waited POOL_TIMEOUT seconds for a connection and got 503",
-            registry=self.registry,
+        self.pool_timeouts = self.counter(
+            "db_pool_timeouts", "Requests that waited POOL_TIMEOUT seconds for a connection and got 503"
         )
         self.latency = Histogram(
             "http_request_duration_seconds",
@@ -74,17 +72,18 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
         )
-        self.connections_opened = Counter(
+        self.connections_opened = self.counter(
             "db_pool_connections_opened",
             "Database connections the pool opened (first use, overflow, replacing a recycled or invalidated one)",
-            registry=self.registry,
         )
-        self.connections_closed = Counter(
+        self.connections_closed = self.counter(
             "db_pool_connections_closed",
             "Database connections the pool closed (idle overflow, recycled, invalidated, detached, disposed)",
-            registry=self.registry,
         )
         self.checkout_wait: Histogram | None = None  # its buckets end at POOL_TIMEOUT, known when the engine is built
+
+    def counter(self, name: str, documentation: str) -> Counter:
+        return Counter(name, documentation, registry=self.registry)
 
     def watch_pool(self, pool: Pool, pool_timeout: float) -> None:
         """Count the connections the pool opens and closes, and time how long its checkouts wait."""

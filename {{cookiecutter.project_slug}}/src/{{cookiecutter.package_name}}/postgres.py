@@ -1,14 +1,12 @@
 """PostgreSQL specifics: asyncpg connection arguments, PgBouncer safety and the sizing guard."""
 
 import logging
-import os
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
 import asyncpg  # type: ignore[import-untyped]  # ships no type hints
-from sqlalchemy import event, make_url, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -112,50 +110,3 @@ async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: in
     )
     logger.warning(message)
     return message
-
-
-ADMIN_URL_VARIABLE = "ADMIN_DATABASE_URL"
-DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-
-
-def admin_url() -> str:
-    """A database on the server whose user may CREATE DATABASE; tests and the smoke test make throwaway ones."""
-    return os.environ.get(ADMIN_URL_VARIABLE) or DEFAULT_ADMIN_URL
-
-
-async def _admin_execute(statement: str) -> None:
-    url = make_url(admin_url())
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database, timeout=5
-    )
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-async def create_database(name: str, template: str | None = None) -> None:
-    if not template:
-        await _admin_execute(f'CREATE DATABASE "{name}"')
-        return
-    # Copying needs the template to be unused; a pooler (PgBouncer) may still hold idle server connections to it
-    await _admin_execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        f"WHERE datname = '{template}' AND pid <> pg_backend_pid()"
-    )
-    await _admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-
-
-async def drop_database(name: str) -> None:
-    await _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@asynccontextmanager
-async def scratch_database(app_url: str, template: str | None = None) -> AsyncIterator[str]:
-    """A new, empty (or template-copied) database on the app's server; dropped on exit. Yields its URL."""
-    name = f"scratch_{uuid4().hex[:16]}"
-    await create_database(name, template)
-    try:
-        yield make_url(app_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await drop_database(name)

@@ -8,7 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from {{ cookiecutter.package_name }}.secrets import mask_url
+from {{ cookiecutter.package_name }}.redaction import mask_url
 
 APP_NAME = "{{ cookiecutter.project_name }}"
 DRIVER = "{{ cookiecutter.__url_scheme }}"
@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     overflow_idle_timeout: Annotated[float, Field(ge=0, le=86400)] = 30
     # Processes each holding a pool (WORKERS, or WEB_CONCURRENCY which `uvicorn --workers` also reads by default)
     workers: PositiveInt = Field(1, validation_alias=AliasChoices("workers", "web_concurrency"))
-{%- if cookiecutter.database == "postgresql" %}
+{%- if cookiecutter.__driver_module == "postgres" %}
     # application_name lets operators (and tests) find this service's connections in pg_stat_activity
     application_name: Annotated[str, Field(min_length=1, max_length=63)] = "{{ cookiecutter.package_name }}"
     # PgBouncer in transaction pooling mode cannot keep prepared statements across transactions

@@ -1,13 +1,8 @@
-"""SQLite specifics: per-connection pragmas and the URL's database file."""
+"""SQLite specifics: the driver's busy timeout and per-connection pragmas."""
 
-import shutil
-import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, make_url
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -35,13 +30,3 @@ def prepare_engine(engine: AsyncEngine, settings: Settings) -> None:
 async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: int) -> str | None:
     """Nothing to check: SQLite has no server-side connection limit."""
     return None
-
-
-@asynccontextmanager
-async def scratch_database(app_url: str, template: str | None = None) -> AsyncIterator[str]:
-    """A new database file in a temporary folder (a copy of template's file if given); removed on exit."""
-    with tempfile.TemporaryDirectory(prefix="scratch-") as folder:
-        path = Path(folder) / "scratch.db"
-        if template:
-            shutil.copyfile(template, path)
-        yield make_url(app_url).set(database=str(path)).render_as_string(hide_password=False)

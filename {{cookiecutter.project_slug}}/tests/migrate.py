@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from alembic.config import Config
 
-ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"  # the project root, beside src/
+ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"  # the project root, beside tests/
 
 
 def alembic_config(database_url: str) -> "Config":

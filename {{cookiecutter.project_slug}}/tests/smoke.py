@@ -1,45 +1,41 @@
 """Smoke test: run the service as a real server on a throwaway database and check that it works as configured.
 
-    python -m {{ cookiecutter.package_name }}.smoke
+    python -m tests.smoke              # as configured (environment, .env); prints a summary
+    python -m tests.smoke --rendered   # the defaults rendered into the project, whatever the environment says
+    python -m tests.smoke --json       # the report as one JSON line (the template's post-generation hook reads it)
 
 Exit codes: 0 all checks passed; 1 a check failed (the project is broken); 2 the environment is
 missing something outside the project (for example the database server is unreachable).
 """
 
+import argparse
 import asyncio
-import re
+import json
+import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 
+from pydantic import AliasChoices, ValidationError
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError
 
-from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
+from {{ cookiecutter.package_name }} import settings as configuration
 from {{ cookiecutter.package_name }}.db import build_engine
 from {{ cookiecutter.package_name }}.errors import is_connection_failure
-from {{ cookiecutter.package_name }}.migrations import upgrade
-from {{ cookiecutter.package_name }}.secrets import mask_url
-from {{ cookiecutter.package_name }}.server import Server, ServerError, request, run_server, wait_until_live
+from {{ cookiecutter.package_name }}.redaction import mask_passwords, mask_url
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings, get_settings
+
+from tests.live_server import Server, ServerError, request, run_server, wait_until_live
+from tests.migrate import upgrade
+from tests.scratch_{{ cookiecutter.__driver_module }} import scratch_database
 
 EXIT_BROKEN = 1
 EXIT_ENVIRONMENT = 2
 SERVER_STARTUP_TIMEOUT = 30
-
-
-PASSWORD_IN_URL = re.compile(r"(://[^/@:\s]*:)[^/@\s]*@")
-
-
-def hide_passwords(text: str, *urls: str) -> str:
-    """Error text with the passwords of the given URLs, and of any URL it quotes, replaced by ***."""
-    for url in urls:
-        password = make_url(url).password
-        if password:
-            text = text.replace(str(password), "***")
-    return PASSWORD_IN_URL.sub(r"\1***@", text)
+SMOKE_DATABASE_URL = "SMOKE_DATABASE_URL"
 
 
 class Unreachable(Exception):
@@ -110,7 +106,7 @@ async def probe(settings: Settings, url: str) -> None:
             await connection.execute(text("SELECT 1"))
     except (DBAPIError, OSError) as error:
         if is_connection_failure(error):
-            raise Unreachable(f"{mask_url(url)}: {type(error).__name__}: {hide_passwords(str(error), url)}") from None
+            raise Unreachable(f"{mask_url(url)}: {type(error).__name__}: {mask_passwords(str(error), url)}") from None
         raise
     finally:
         await engine.dispose()
@@ -119,9 +115,9 @@ async def probe(settings: Settings, url: str) -> None:
 async def run_checks(settings: Settings) -> list[str]:
     async with AsyncExitStack() as stack:
         try:
-            url = await stack.enter_async_context(backend.scratch_database(settings.database_url))
+            url = await stack.enter_async_context(scratch_database(settings.database_url))
         except Exception as error:  # refused, unknown host, bad admin credentials: all outside the project
-            reason = f"{type(error).__name__}: {hide_passwords(str(error), settings.database_url)}"
+            reason = f"{type(error).__name__}: {mask_passwords(str(error), settings.database_url)}"
             raise Unreachable(
                 f"cannot create a throwaway database for {settings.masked_database_url}: {reason}"
             ) from None
@@ -137,37 +133,79 @@ async def run_checks(settings: Settings) -> list[str]:
             raise CheckFailed(f"{failure}\n--- server output ---\n{server.output()}") from None
 
 
-def summary(settings: Settings, passed: list[str], seconds: float) -> str:
-    pool = (
-        f"pool_size={settings.pool_size} max_overflow={settings.max_overflow} pool_timeout={settings.pool_timeout:g}s "
-        f"pool_recycle={settings.pool_recycle}s pool_pre_ping={settings.pool_pre_ping}"
-    )
-    lines = [
+def settings_variables() -> set[str]:
+    """Every environment variable the service's Settings read: each field's name and its aliases, upper-cased."""
+    names = set()
+    for name, field in Settings.model_fields.items():
+        names.add(name.upper())
+        alias = field.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else [alias] if alias else []
+        names |= {choice.upper() for choice in choices if isinstance(choice, str)}
+    return names
+
+
+def rendered_settings() -> Settings:
+    """The settings rendered into the project: every variable Settings reads leaves this process's environment (and
+    so the server's) and .env is not read. SMOKE_DATABASE_URL, when set, names the database server to use."""
+    ignored = settings_variables()
+    for name in [name for name in os.environ if name.upper() in ignored]:
+        del os.environ[name]
+    database_url = os.environ.get(SMOKE_DATABASE_URL)
+    try:
+        return Settings(_env_file=None, **({"database_url": database_url} if database_url else {}))
+    except ValidationError as error:
+        raise ConfigurationError(configuration.describe_errors(error)) from None
+
+
+def report(settings: Settings, passed: list[str], seconds: float) -> dict[str, object]:
+    """What ran and how it was configured; `summary` holds the lines shown to people."""
+    pool = {
+        "pool_size": settings.pool_size,
+        "max_overflow": settings.max_overflow,
+        "pool_timeout": settings.pool_timeout,
+        "pool_recycle": settings.pool_recycle,
+        "pool_pre_ping": settings.pool_pre_ping,
+    }
+    summary = [
         f"smoke test passed in {seconds:.1f} s",
         f"  database: {settings.masked_database_url}",
-        f"  pool:     {pool}",
+        f"  pool:     pool_size={settings.pool_size} max_overflow={settings.max_overflow} "
+        f"pool_timeout={settings.pool_timeout:g}s pool_recycle={settings.pool_recycle}s "
+        f"pool_pre_ping={settings.pool_pre_ping}",
         f"  class:    POOL_CLASS={settings.pool_class}",
+        *[f"  ok  {line}" for line in passed],
     ]
-    lines += [f"  ok  {line}" for line in passed]
-    return "\n".join(lines)
+    return {
+        "database": settings.masked_database_url,
+        "pool": pool,
+        "pool_class": settings.pool_class,
+        "checks": passed,
+        "seconds": round(seconds, 3),
+        "summary": summary,
+    }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the service on a throwaway database and check it.")
+    parser.add_argument("--rendered", action="store_true", help="ignore the settings in the environment and .env")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON line")
+    args = parser.parse_args(argv)
     started = time.monotonic()
     try:
-        settings = get_settings()
+        settings = rendered_settings() if args.rendered else get_settings()
         passed = asyncio.run(run_checks(settings))
     except ConfigurationError as error:
         print(f"smoke test FAILED: {error}", file=sys.stderr)
         return EXIT_BROKEN
     except (CheckFailed, ServerError) as failure:
         print(f"smoke test FAILED: {failure}", file=sys.stderr)
-        print(f"reproduce with: python -m {__package__}.smoke", file=sys.stderr)
+        print("reproduce with: python -m tests.smoke", file=sys.stderr)
         return EXIT_BROKEN
     except Unreachable as error:
         print(f"smoke test NOT RUN: the database server is unreachable: {error}", file=sys.stderr)
         return EXIT_ENVIRONMENT
-    print(summary(settings, passed, time.monotonic() - started))
+    result = report(settings, passed, time.monotonic() - started)
+    print(json.dumps(result) if args.json else "\n".join(result["summary"]))  # type: ignore[arg-type]
     return 0
 
 

@@ -1,0 +1,1 @@
+"""Developer scripts, run from the project root: python -m scripts.bench (the benchmark)."""

@@ -1,0 +1,25 @@
+"""The contract between db.py and the database backend module rendered beside it (one per database).
+
+db.py assigns the rendered module to a variable of this type, so mypy checks that the module provides every function
+with the right signature (a module satisfies a Protocol as an object would).
+"""
+
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from {{ cookiecutter.package_name }}.settings import Settings
+
+
+class Backend(Protocol):
+    def connect_args(self, settings: Settings) -> dict[str, Any]:
+        """Arguments for the driver's connect(), from the settings."""
+        ...
+
+    def prepare_engine(self, engine: AsyncEngine, settings: Settings) -> None:
+        """Event listeners and dialect tweaks the engine needs before its first connection."""
+        ...
+
+    async def check_pool_sizing(self, engine: AsyncEngine, settings: Settings, workers: int) -> str | None:
+        """A warning (already logged) when `workers` full pools would not fit the database, else None."""
+        ...
