@@ -2,7 +2,9 @@
 closed, pool timeouts, and request latency by route."""
 
 import time
+import weakref
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -80,6 +82,8 @@ class Metrics:
             "db_pool_connections_closed",
             "Database connections the pool closed (idle overflow, recycled, invalidated, detached, disposed)",
         )
+        # per connection record, the connection it last counted as closed (see _closed)
+        self.last_closed: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self.checkout_wait: Histogram | None = None  # its buckets end at POOL_TIMEOUT, known when the engine is built
 
     def counter(self, name: str, documentation: str) -> Counter:
@@ -97,14 +101,21 @@ class Metrics:
         # pool events stay with the pool that engine.dispose() puts in place of this one
         event.listen(pool, "connect", self._opened)
         event.listen(pool, "close", self._closed)  # every close of a pooled connection, invalidations included
-        event.listen(pool, "close_detached", self._closed)  # a connection detached from the pool, then closed
+        event.listen(pool, "close_detached", self._closed_detached)  # detached from the pool, then closed
         if isinstance(pool, CheckoutTiming):
             pool.on_checkout_wait = self.checkout_wait.observe
 
     def _opened(self, *_: object) -> None:
         self.connections_opened.inc()
 
-    def _closed(self, *_: object) -> None:
+    def _closed(self, dbapi_connection: Any, record: Any) -> None:
+        # SQLAlchemy 2.0 closes a connection again, with a second event, when its first close was interrupted
+        if self.last_closed.get(record) is dbapi_connection:
+            return
+        self.last_closed[record] = dbapi_connection
+        self.connections_closed.inc()
+
+    def _closed_detached(self, _dbapi_connection: Any) -> None:
         self.connections_closed.inc()
 
 
