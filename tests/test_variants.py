@@ -131,8 +131,8 @@ def test_render_wheel_ships_only_the_runtime_modules(render_variant, tmp_path: P
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     dist_info = next(name.split("/")[0] for name in names if name.endswith(".dist-info/WHEEL"))
-    backend = "postgres.py" if uses_postgresql(answers) else "sqlite.py"
-    allowed = {f"{package}/{module}" for module in RUNTIME_MODULES | {backend}} | {
+    backend = {"postgres.py", "create_database.py"} if uses_postgresql(answers) else {"sqlite.py"}
+    allowed = {f"{package}/{module}" for module in RUNTIME_MODULES | backend} | {
         f"{dist_info}/{entry}" for entry in DIST_INFO
     }
     assert names == allowed
