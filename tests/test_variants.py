@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.rendering import TEMPLATE, run, tool
 from tests.variants import VARIANTS, uses_postgresql
@@ -98,6 +99,21 @@ def test_render_dockerfile_and_compose_pass_static_checks(render_variant, name: 
     project = render_variant(name, answers)
     run([tool("hadolint"), "Dockerfile"], cwd=project)
     run([tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", "compose.yaml"], cwd=project)
+
+
+@variants
+def test_render_migrations_run_once_before_the_app_serves(render_variant, name: str, answers: dict) -> None:
+    project = render_variant(name, answers)
+    command = (project / "Dockerfile").read_text().split("\nCMD ", 1)[1]
+    assert "alembic" not in command  # the image serves only
+    services = yaml.safe_load((project / "compose.yaml").read_text())["services"]
+    assert services["migrate"]["command"] == ["alembic", "upgrade", "head"]
+    assert services["migrate"]["restart"] == "no"
+    assert services["app"]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    databases = {
+        service["environment"]["DATABASE_URL"].split("/")[-1] for service in services.values() if "build" in service
+    }
+    assert len(databases) == 1  # migrate and app name the same database
 
 
 # What the wheel (and so the production image) may ship: the service's runtime modules, nothing for tests or dev
