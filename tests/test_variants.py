@@ -133,6 +133,7 @@ RUNTIME_MODULES = {
     "pool_timing.py",
     "redaction.py",
     "schemas.py",
+    "serve.py",
     "settings.py",
 }
 DIST_INFO = {"METADATA", "RECORD", "WHEEL"}

@@ -24,6 +24,8 @@ POOL_VARIABLES = [
     "POOL_PRE_PING",
     "OVERFLOW_IDLE_TIMEOUT",
     "POOL_CLASS",
+    "WORKERS",
+    "WEB_CONCURRENCY",
 ]
 
 
@@ -97,6 +99,7 @@ def test_environment_overrides_the_pool(clean_environment: pytest.MonkeyPatch) -
         ("OVERFLOW_IDLE_TIMEOUT", "soon", "valid number"),
         ("POOL_CLASS", "queue", "Input should be 'fair' or 'stock'"),
         ("POOL_CLASS", "", "Input should be 'fair' or 'stock'"),
+        ("WORKERS", "0", "greater than 0"),
         ("DATABASE_URL", "mysql+aiomysql://u:pw@h/db", "{{ cookiecutter.__url_scheme }} driver"),
         ("DATABASE_URL", "not a url", "not a database URL"),
     ],
