@@ -26,6 +26,7 @@ POOL_VARIABLES = [
     "POOL_CLASS",
     "WORKERS",
     "WEB_CONCURRENCY",
+    "REPLICAS",
 ]
 
 
@@ -100,6 +101,8 @@ def test_environment_overrides_the_pool(clean_environment: pytest.MonkeyPatch) -
         ("POOL_CLASS", "queue", "Input should be 'fair' or 'stock'"),
         ("POOL_CLASS", "", "Input should be 'fair' or 'stock'"),
         ("WORKERS", "0", "greater than 0"),
+        ("REPLICAS", "0", "greater than 0"),
+        ("REPLICAS", "two", "valid integer"),
         ("DATABASE_URL", "mysql+aiomysql://u:pw@h/db", "{{ cookiecutter.__url_scheme }} driver"),
         ("DATABASE_URL", "not a url", "not a database URL"),
     ],

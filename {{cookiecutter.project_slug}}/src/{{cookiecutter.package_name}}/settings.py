@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     overflow_idle_timeout: Annotated[float, Field(ge=0, le=86400)] = 30
     # Processes each holding a pool (WORKERS, or WEB_CONCURRENCY which `uvicorn --workers` also reads by default)
     workers: PositiveInt = Field(1, validation_alias=AliasChoices("workers", "web_concurrency"))
+    # Copies of the service (containers, pods) on the same database: the sizing check counts REPLICAS x WORKERS pools
+    replicas: PositiveInt = 1
 {%- if cookiecutter.__driver_module == "postgres" %}
     # application_name lets operators (and tests) find this service's connections in pg_stat_activity
     application_name: Annotated[str, Field(min_length=1, max_length=63)] = "{{ cookiecutter.package_name }}"
