@@ -124,6 +124,7 @@ RUNTIME_MODULES = {
     "api/items.py",
     "api/notes.py",
     "backend.py",
+    "body_limit.py",
     "db.py",
     "errors.py",
     "main.py",

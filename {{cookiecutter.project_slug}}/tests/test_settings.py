@@ -27,6 +27,7 @@ POOL_VARIABLES = [
     "WORKERS",
     "WEB_CONCURRENCY",
     "REPLICAS",
+    "MAX_BODY_SIZE",
 ]
 
 
@@ -103,6 +104,7 @@ def test_environment_overrides_the_pool(clean_environment: pytest.MonkeyPatch) -
         ("WORKERS", "0", "greater than 0"),
         ("REPLICAS", "0", "greater than 0"),
         ("REPLICAS", "two", "valid integer"),
+        ("MAX_BODY_SIZE", "0", "greater than 0"),
         ("DATABASE_URL", "mysql+aiomysql://u:pw@h/db", "{{ cookiecutter.__url_scheme }} driver"),
         ("DATABASE_URL", "not a url", "not a database URL"),
     ],

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     workers: PositiveInt = Field(1, validation_alias=AliasChoices("workers", "web_concurrency"))
     # Copies of the service (containers, pods) on the same database: the sizing check counts REPLICAS x WORKERS pools
     replicas: PositiveInt = 1
+    # Bytes a request body may have (default 1 MiB); a larger one gets 413 before it is read (body_limit.py)
+    max_body_size: PositiveInt = 1_048_576
 {%- if cookiecutter.__driver_module == "postgres" %}
     # application_name lets operators (and tests) find this service's connections in pg_stat_activity
     application_name: Annotated[str, Field(min_length=1, max_length=63)] = "{{ cookiecutter.package_name }}"
