@@ -125,6 +125,7 @@ RUNTIME_MODULES = {
     "api/notes.py",
     "backend.py",
     "body_limit.py",
+    "cors.py",
     "db.py",
     "errors.py",
     "main.py",

@@ -28,6 +28,7 @@ POOL_VARIABLES = [
     "WEB_CONCURRENCY",
     "REPLICAS",
     "MAX_BODY_SIZE",
+    "CORS_ALLOWED_ORIGINS",
 ]
 
 
@@ -105,6 +106,7 @@ def test_environment_overrides_the_pool(clean_environment: pytest.MonkeyPatch) -
         ("REPLICAS", "0", "greater than 0"),
         ("REPLICAS", "two", "valid integer"),
         ("MAX_BODY_SIZE", "0", "greater than 0"),
+        ("CORS_ALLOWED_ORIGINS", "https://shop.example/", "is not an origin"),
         ("DATABASE_URL", "mysql+aiomysql://u:pw@h/db", "{{ cookiecutter.__url_scheme }} driver"),
         ("DATABASE_URL", "not a url", "not a database URL"),
     ],
