@@ -1,3 +1,6 @@
+import re
+from pathlib import Path
+
 import pytest
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
@@ -130,3 +133,15 @@ def test_password_is_masked_in_repr_and_errors(clean_environment: pytest.MonkeyP
     with pytest.raises(ConfigurationError) as error:
         get_settings()
     assert "s3cret-pw" not in str(error.value)
+
+
+def test_every_setting_is_in_env_example_and_documented() -> None:
+    project = Path(__file__).resolve().parents[1]
+    example = (project / ".env.example").read_text()
+    documented = "".join(path.read_text() for path in [project / "README.md", *(project / "docs").glob("*.md")])
+    for name in Settings.model_fields:
+        if name == "app_name":  # the title of the API docs, rendered from the answers
+            continue
+        variable = name.upper()
+        assert re.search(rf"^(# )?{variable}=", example, re.MULTILINE), f"{variable} missing from .env.example"
+        assert f"`{variable}`" in documented, f"{variable} documented nowhere"
