@@ -48,12 +48,14 @@ POOL = {
 ONLY_FOR: dict[str, str] = {  # file (relative to the project, {package} = package_name) -> the variant that keeps it
     "src/{package}/sqlite.py": "sqlite",
     "src/{package}/postgres.py": "postgresql",
+    "src/{package}/create_database.py": "postgresql",
     "docs/sqlite.md": "sqlite",
     "docs/postgres.md": "postgresql",
     "tests/test_postgres_pool.py": "postgresql",
     "tests/test_postgres_faults.py": "postgresql",
     "tests/test_postgres_workers.py": "postgresql",
     "tests/test_postgres_ping.py": "postgresql",
+    "tests/test_postgres_migrations.py": "postgresql",
     "tests/postgres_admin.py": "postgresql",
     "tests/scratch_postgres.py": "postgresql",
     "tests/scratch_sqlite.py": "sqlite",
@@ -334,8 +336,10 @@ def next_steps(venv_kept: bool = True) -> list[str]:
     steps = [(f"cd {PROJECT_SLUG}", "")]
     if not venv_kept:
         steps.append((install_hint(choose_installer(os.environ)[0]), f"{KEEP_VENV}=0 removed it"))
+    steps.append(("cp .env.example .env", "adjust DATABASE_URL and the pool"))
+    if DATABASE == "postgresql":
+        steps.append((f".venv/bin/python -m {PACKAGE}.create_database", "create the database if it is missing"))
     steps += [
-        ("cp .env.example .env", "adjust DATABASE_URL and the pool"),
         (".venv/bin/alembic upgrade head", "create the schema"),
         (f".venv/bin/uvicorn {PACKAGE}.main:app --reload", "then open http://127.0.0.1:8000/docs"),
         (smoke_command(), "rerun the smoke test any time"),

@@ -80,25 +80,27 @@ def stop(folder: Path) -> None:
 
 
 @contextmanager
-def running_pgbouncer(workdir: Path) -> Iterator[int]:
+def running_pgbouncer(workdir: Path, config: str = CONFIG, userlist: str = '"postgres" ""\n') -> Iterator[int]:
     """Start PgBouncer, yield its port once it accepts connections, stop it and remove its files on exit.
+
+    config: the pgbouncer.ini, with {port} and {folder} (and {postgres_host}, {postgres_port}) filled in here.
 
     Its config lives in a folder of its own that user postgres can read (pytest's tmp folders are private to
     root); its log is copied to workdir/pgbouncer.log when it stops."""
     folder = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
     try:
         port = free_port()
-        config = folder / "pgbouncer.ini"
-        config.write_text(
-            CONFIG.format(postgres_host=POSTGRES_HOST, postgres_port=POSTGRES_PORT, port=port, folder=folder)
+        config_file = folder / "pgbouncer.ini"
+        config_file.write_text(
+            config.format(postgres_host=POSTGRES_HOST, postgres_port=POSTGRES_PORT, port=port, folder=folder)
         )
-        (folder / "userlist.txt").write_text('"postgres" ""\n')
+        (folder / "userlist.txt").write_text(userlist)
         as_root = os.geteuid() == 0
         if as_root:
             for path in (folder, *folder.iterdir()):
                 shutil.chown(path, user=RUN_AS)
         started = subprocess.run(
-            [*(["runuser", "-u", RUN_AS, "--"] if as_root else []), PGBOUNCER, "-d", str(config)],
+            [*(["runuser", "-u", RUN_AS, "--"] if as_root else []), PGBOUNCER, "-d", str(config_file)],
             capture_output=True,
             text=True,
             timeout=START_TIMEOUT_SECONDS,

@@ -251,11 +251,13 @@ def test_post_gen_only_for_names_existing_files_of_known_variants() -> None:
 def test_post_gen_unused_files_are_the_other_variants() -> None:
     assert post_gen.unused_files("sqlite", "shop") == [
         "src/shop/postgres.py",
+        "src/shop/create_database.py",
         "docs/postgres.md",
         "tests/test_postgres_pool.py",
         "tests/test_postgres_faults.py",
         "tests/test_postgres_workers.py",
         "tests/test_postgres_ping.py",
+        "tests/test_postgres_migrations.py",
         "tests/postgres_admin.py",
         "tests/scratch_postgres.py",
         "scripts/bench_postgres.py",

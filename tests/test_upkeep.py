@@ -18,6 +18,7 @@ import yaml
 
 from tests.rendering import run, tool
 from tests.test_variants import variants
+from tests.variants import uses_postgresql
 
 # the render's own environment and caches are not part of what pre-commit sees in a fresh clone
 DEPENDABOT_SCHEMA = "builtin_schemas/vendor/dependabot.json"
@@ -103,12 +104,16 @@ def test_render_image_and_ci_install_from_the_lock(render_variant, name: str, an
 
 
 @variants
-def test_render_readme_quick_start_is_two_uv_run_commands(render_variant, name: str, answers: dict) -> None:
+def test_render_readme_quick_start_is_uv_run_commands(render_variant, name: str, answers: dict) -> None:
     project = render_variant(name, answers)
     readme = (project / "README.md").read_text(encoding="utf-8")
     run_it = readme.split("## Run it", 1)[1]
     block = run_it.split("```bash\n", 1)[1].split("```", 1)[0]
     commands = [line.split("#", 1)[0].strip() for line in block.splitlines() if line.split("#", 1)[0].strip()]
-    assert len(commands) == 2, block
+    if uses_postgresql(answers):  # the database first (the server may not have it yet), then the schema and server
+        assert len(commands) == 3, block
+        assert "create_database" in commands[0], block
+    else:
+        assert len(commands) == 2, block
     assert all(command.startswith("uv run ") for command in commands), block
     assert 'pip install -e ".[dev]"' in run_it.split("##", 1)[0]  # the way without uv is still there

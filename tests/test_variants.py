@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.rendering import TEMPLATE, run, tool
 from tests.variants import VARIANTS, uses_postgresql
@@ -100,6 +101,21 @@ def test_render_dockerfile_and_compose_pass_static_checks(render_variant, name: 
     run([tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", "compose.yaml"], cwd=project)
 
 
+@variants
+def test_render_migrations_run_once_before_the_app_serves(render_variant, name: str, answers: dict) -> None:
+    project = render_variant(name, answers)
+    command = (project / "Dockerfile").read_text().split("\nCMD ", 1)[1]
+    assert "alembic" not in command  # the image serves only
+    services = yaml.safe_load((project / "compose.yaml").read_text())["services"]
+    assert services["migrate"]["command"] == ["alembic", "upgrade", "head"]
+    assert services["migrate"]["restart"] == "no"
+    assert services["app"]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    databases = {
+        service["environment"]["DATABASE_URL"].split("/")[-1] for service in services.values() if "build" in service
+    }
+    assert len(databases) == 1  # migrate and app name the same database
+
+
 # What the wheel (and so the production image) may ship: the service's runtime modules, nothing for tests or dev
 RUNTIME_MODULES = {
     "__init__.py",
@@ -108,6 +124,8 @@ RUNTIME_MODULES = {
     "api/items.py",
     "api/notes.py",
     "backend.py",
+    "body_limit.py",
+    "cors.py",
     "db.py",
     "errors.py",
     "main.py",
@@ -117,6 +135,7 @@ RUNTIME_MODULES = {
     "pool_timing.py",
     "redaction.py",
     "schemas.py",
+    "serve.py",
     "settings.py",
 }
 DIST_INFO = {"METADATA", "RECORD", "WHEEL"}
@@ -131,8 +150,8 @@ def test_render_wheel_ships_only_the_runtime_modules(render_variant, tmp_path: P
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     dist_info = next(name.split("/")[0] for name in names if name.endswith(".dist-info/WHEEL"))
-    backend = "postgres.py" if uses_postgresql(answers) else "sqlite.py"
-    allowed = {f"{package}/{module}" for module in RUNTIME_MODULES | {backend}} | {
+    backend = {"postgres.py", "create_database.py"} if uses_postgresql(answers) else {"sqlite.py"}
+    allowed = {f"{package}/{module}" for module in RUNTIME_MODULES | backend} | {
         f"{dist_info}/{entry}" for entry in DIST_INFO
     }
     assert names == allowed

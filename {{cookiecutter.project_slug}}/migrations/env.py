@@ -1,10 +1,11 @@
 """Alembic environment: runs migrations on the service's own async engine settings."""
 
 import asyncio
+import zlib
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -17,6 +18,11 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
+
+# Replicas that start together all run `alembic upgrade head`: on PostgreSQL each takes this advisory lock inside its
+# migration transaction, so one migrates while the others wait, then find the version table up to date. A transaction
+# lock (not a session lock), so it holds through PgBouncer's transaction pooling too; it is released by the commit.
+MIGRATION_LOCK_KEY = zlib.crc32(b"{{ cookiecutter.package_name }}:alembic")
 
 
 def database_url() -> str:
@@ -34,6 +40,8 @@ def do_run_migrations(connection: Connection) -> None:
     # render_as_batch: SQLite alters tables by copying them; a no-op on PostgreSQL
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         context.run_migrations()
 
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 APP = "{{ cookiecutter.package_name }}.main:app"
+SERVE = "{{ cookiecutter.package_name }}.serve"
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def run_server(
     extra_args: tuple[str, ...] = (),
     startup_timeout: float = 30,
     wait: bool = True,
+    serve: bool = False,
 ) -> Iterator[Server]:
     """Start uvicorn, wait until /health/live answers, and stop it (SIGTERM, then SIGKILL) on exit.
 
@@ -81,7 +83,10 @@ def run_server(
     """
     sock = bound_socket()
     port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "uvicorn", app, "--fd", str(sock.fileno()), "--no-access-log", *extra_args]
+    if serve:  # the project's own entry point (serve.py): WORKERS from the environment decides the processes
+        command = [sys.executable, "-m", SERVE, "--fd", str(sock.fileno()), *extra_args]
+    else:
+        command = [sys.executable, "-m", "uvicorn", app, "--fd", str(sock.fileno()), "--no-access-log", *extra_args]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, pass_fds=(sock.fileno(),)

@@ -15,13 +15,14 @@ import pytest
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from tests.live_server import run_server
+from tests.live_server import request, run_server
 from tests.loop_errors import recorded_loop_errors
 from tests.postgres_admin import admin_connect, direct_url
 
 LOAD_SECONDS = 3
 SHUTDOWN_POINTS = 60  # loop iterations after start-up at which the app is shut down, 0 to 59
 CLIENTS = 64
+SIZING_POLLS = 300  # tenths of a second the workers' sizing checks may take to be logged (a hang guard)
 
 
 async def server_limits() -> tuple[int, int]:
@@ -86,6 +87,32 @@ async def test_two_workers_hold_at_most_twice_their_pool(database_url: str, tmp_
     assert server.output().count("Application startup complete") == 2
 
 
+async def test_serve_starts_workers_processes_and_the_sizing_check_counts_them(
+    database_url: str, tmp_path: Path
+) -> None:
+    max_connections, reserved = await server_limits()
+    available = max_connections - reserved
+    per_worker = available // 2 + 1  # one such pool fits the server, two do not: the warning shows which was counted
+    env = {
+        "DATABASE_URL": direct_url(database_url),
+        "PGBOUNCER": "false",
+        "POOL_SIZE": str(per_worker),
+        "MAX_OVERFLOW": "0",
+        "WORKERS": "2",
+    }
+    with run_server(env, str(tmp_path / "server.log"), serve=True) as server:
+        assert request(f"{server.base_url}/items").json() == {"number": 1}
+        output = server.output()
+        for _ in range(SIZING_POLLS):  # each worker logs its check once the database answered
+            if output.count("pool sizing:") >= 2 or server.process.poll() is not None:
+                break
+            await asyncio.sleep(0.1)
+            output = server.output()
+
+    assert output.count("Application startup complete") == 2
+    assert output.count(f"pool sizing: 1 replica(s) x 2 worker(s) x (pool_size {per_worker} + max_overflow 0)") == 2
+
+
 async def test_sizing_warning_shows_the_arithmetic_when_pools_are_oversized(
     database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -107,12 +134,36 @@ async def test_sizing_warning_shows_the_arithmetic_when_pools_are_oversized(
 
     needed = 2 * (pool_size + 5)
     expected = (
-        f"2 worker(s) x (pool_size {pool_size} + max_overflow 5) = {needed} connections, but the server offers "
+        f"1 replica(s) x 2 worker(s) x (pool_size {pool_size} + max_overflow 5) = {needed} connections, but the server offers "
         f"max_connections {max_connections} - superuser_reserved_connections {reserved} = {max_connections - reserved}"
     )
     assert warning is not None
     assert expected in warning
     assert expected in caplog.text
+
+
+async def test_sizing_check_counts_every_replicas_workers(database_url: str) -> None:
+    max_connections, reserved = await server_limits()
+    available = max_connections - reserved
+    per_worker = available // 6 + 1  # 3 replicas x 2 workers of these do not fit, 1 x 2 and 2 x 2 do (if >= 4)
+    checks = {}
+    for replicas in (1, 3):
+        settings = Settings(
+            _env_file=None,
+            database_url=direct_url(database_url),
+            pgbouncer=False,
+            pool_size=per_worker,
+            max_overflow=0,
+            workers=2,
+            replicas=replicas,
+        )
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            checks[replicas] = await app.state.pool_sizing_check
+
+    assert checks[1] is None
+    assert checks[3] is not None
+    assert f"3 replica(s) x 2 worker(s) x (pool_size {per_worker} + max_overflow 0) = {6 * per_worker}" in checks[3]
 
 
 async def test_sizing_check_is_silent_when_pools_fit(database_url: str, caplog: pytest.LogCaptureFixture) -> None:

@@ -1,3 +1,6 @@
+import re
+from pathlib import Path
+
 import pytest
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
@@ -24,6 +27,11 @@ POOL_VARIABLES = [
     "POOL_PRE_PING",
     "OVERFLOW_IDLE_TIMEOUT",
     "POOL_CLASS",
+    "WORKERS",
+    "WEB_CONCURRENCY",
+    "REPLICAS",
+    "MAX_BODY_SIZE",
+    "CORS_ALLOWED_ORIGINS",
 ]
 
 
@@ -97,6 +105,11 @@ def test_environment_overrides_the_pool(clean_environment: pytest.MonkeyPatch) -
         ("OVERFLOW_IDLE_TIMEOUT", "soon", "valid number"),
         ("POOL_CLASS", "queue", "Input should be 'fair' or 'stock'"),
         ("POOL_CLASS", "", "Input should be 'fair' or 'stock'"),
+        ("WORKERS", "0", "greater than 0"),
+        ("REPLICAS", "0", "greater than 0"),
+        ("REPLICAS", "two", "valid integer"),
+        ("MAX_BODY_SIZE", "0", "greater than 0"),
+        ("CORS_ALLOWED_ORIGINS", "https://shop.example/", "is not an origin"),
         ("DATABASE_URL", "mysql+aiomysql://u:pw@h/db", "{{ cookiecutter.__url_scheme }} driver"),
         ("DATABASE_URL", "not a url", "not a database URL"),
     ],
@@ -120,3 +133,15 @@ def test_password_is_masked_in_repr_and_errors(clean_environment: pytest.MonkeyP
     with pytest.raises(ConfigurationError) as error:
         get_settings()
     assert "s3cret-pw" not in str(error.value)
+
+
+def test_every_setting_is_in_env_example_and_documented() -> None:
+    project = Path(__file__).resolve().parents[1]
+    example = (project / ".env.example").read_text()
+    documented = "".join(path.read_text() for path in [project / "README.md", *(project / "docs").glob("*.md")])
+    for name in Settings.model_fields:
+        if name == "app_name":  # the title of the API docs, rendered from the answers
+            continue
+        variable = name.upper()
+        assert re.search(rf"^(# )?{variable}=", example, re.MULTILINE), f"{variable} missing from .env.example"
+        assert f"`{variable}`" in documented, f"{variable} documented nowhere"

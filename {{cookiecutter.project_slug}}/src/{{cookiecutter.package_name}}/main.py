@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from {{ cookiecutter.package_name }}.api import health, items, notes
+from {{ cookiecutter.package_name }}.body_limit import install_body_limit
+from {{ cookiecutter.package_name }}.cors import install_cors
 from {{ cookiecutter.package_name }}.db import build_engine, build_sessionmaker, check_pool_sizing
 from {{ cookiecutter.package_name }}.errors import add_error_handlers
 from {{ cookiecutter.package_name }}.metrics import install_metrics, watch_pool
@@ -40,6 +42,8 @@ def create_app(settings: Settings | None = None, pooled: bool = True) -> FastAPI
     app.state.settings = settings
     app.state.pooled = pooled
     add_error_handlers(app)
+    install_body_limit(app, settings)
+    install_cors(app, settings)
     install_metrics(app)
     for module in (items, notes, health):
         app.include_router(module.router)

@@ -83,7 +83,7 @@ def restarting(setter: Callable[[Any, bool], None]) -> Callable[[Any, bool], Non
 
 
 async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: int) -> str | None:
-    """A warning when every worker's full pool would not fit in the server's connection slots."""
+    """A warning when every replica's workers' full pools would not fit in the server's connection slots."""
     if settings.pgbouncer:
         return None  # PgBouncer, not the pools, decides how many server connections there are
     # a connection of its own, outside the pool and under its own name, so that the pool's numbers and the
@@ -99,14 +99,14 @@ async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: in
         await probe.dispose()
     available = max_connections - reserved
     per_worker = settings.pool_size + settings.max_overflow
-    needed = workers * per_worker
+    needed = settings.replicas * workers * per_worker
     if needed <= available:
         return None
     message = (
-        f"pool sizing: {workers} worker(s) x (pool_size {settings.pool_size} + max_overflow "
-        f"{settings.max_overflow}) = {needed} connections, but the server offers "
+        f"pool sizing: {settings.replicas} replica(s) x {workers} worker(s) x (pool_size {settings.pool_size} "
+        f"+ max_overflow {settings.max_overflow}) = {needed} connections, but the server offers "
         f"max_connections {max_connections} - superuser_reserved_connections {reserved} = {available}; "
-        "lower POOL_SIZE/MAX_OVERFLOW or the number of workers, or put PgBouncer in front"
+        "lower POOL_SIZE/MAX_OVERFLOW or the number of replicas or workers, or put PgBouncer in front"
     )
     logger.warning(message)
     return message

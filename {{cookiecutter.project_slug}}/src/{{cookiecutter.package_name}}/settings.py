@@ -3,11 +3,21 @@
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from {{ cookiecutter.package_name }}.cors import check_origins, split_origins
 from {{ cookiecutter.package_name }}.redaction import mask_url
 
 APP_NAME = "{{ cookiecutter.project_name }}"
@@ -34,6 +44,13 @@ class Settings(BaseSettings):
     overflow_idle_timeout: Annotated[float, Field(ge=0, le=86400)] = 30
     # Processes each holding a pool (WORKERS, or WEB_CONCURRENCY which `uvicorn --workers` also reads by default)
     workers: PositiveInt = Field(1, validation_alias=AliasChoices("workers", "web_concurrency"))
+    # Copies of the service (containers, pods) on the same database: the sizing check counts REPLICAS x WORKERS pools
+    replicas: PositiveInt = 1
+    # Bytes a request body may have (default 1 MiB); a larger one gets 413 before it is read (body_limit.py)
+    max_body_size: PositiveInt = 1_048_576
+    # Origins browsers may call this API from, comma-separated (https://shop.example,http://localhost:3000) or *;
+    # empty: no CORS headers (cors.py)
+    cors_allowed_origins: Annotated[str, AfterValidator(check_origins)] = ""
 {%- if cookiecutter.__driver_module == "postgres" %}
     # application_name lets operators (and tests) find this service's connections in pg_stat_activity
     application_name: Annotated[str, Field(min_length=1, max_length=63)] = "{{ cookiecutter.package_name }}"
@@ -53,6 +70,10 @@ class Settings(BaseSettings):
         if url.drivername != DRIVER:
             raise ValueError(f"must use the {DRIVER} driver, e.g. {DRIVER}://..., got {url.drivername!r}")
         return value
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        return split_origins(self.cors_allowed_origins)
 
     @field_validator("pool_class", mode="before")
     @classmethod
