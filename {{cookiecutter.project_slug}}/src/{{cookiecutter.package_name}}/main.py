@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from {{ cookiecutter.package_name }}.api import health, items, notes
 from {{ cookiecutter.package_name }}.db import build_engine, build_sessionmaker, check_pool_sizing
 from {{ cookiecutter.package_name }}.errors import add_error_handlers
+from {{ cookiecutter.package_name }}.logs import RequestIdMiddleware, configure_logging
 from {{ cookiecutter.package_name }}.metrics import install_metrics, watch_pool
 from {{ cookiecutter.package_name }}.redaction import install_log_masking
 from {{ cookiecutter.package_name }}.settings import APP_NAME, Settings, get_settings
@@ -19,6 +20,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Built here, not at import: each worker process gets its own engine and pool
     settings: Settings = app.state.settings or get_settings()
     install_log_masking(settings.database_url)
+    configure_logging(settings.log_format)
     engine = build_engine(settings, pooled=app.state.pooled)
     watch_pool(app, engine.pool, settings.pool_timeout)
     app.state.engine = engine
@@ -41,6 +43,7 @@ def create_app(settings: Settings | None = None, pooled: bool = True) -> FastAPI
     app.state.pooled = pooled
     add_error_handlers(app)
     install_metrics(app)
+    app.add_middleware(RequestIdMiddleware)  # added last: runs first, so every later log line has the request id
     for module in (items, notes, health):
         app.include_router(module.router)
     return app

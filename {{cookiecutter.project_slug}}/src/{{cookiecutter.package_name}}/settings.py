@@ -8,6 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from {{ cookiecutter.package_name }}.logs import LogFormat
 from {{ cookiecutter.package_name }}.redaction import mask_url
 
 APP_NAME = "{{ cookiecutter.project_name }}"
@@ -34,6 +35,10 @@ class Settings(BaseSettings):
     overflow_idle_timeout: Annotated[float, Field(ge=0, le=86400)] = 30
     # Processes each holding a pool (WORKERS, or WEB_CONCURRENCY which `uvicorn --workers` also reads by default)
     workers: PositiveInt = Field(1, validation_alias=AliasChoices("workers", "web_concurrency"))
+    # text: logs as uvicorn prints them; json: one JSON object per line, with a request id (logs.py)
+    log_format: LogFormat = "text"
+    # OpenTelemetry traces of requests and queries (tracing.py); needs the otel extra: pip install ".[otel]"
+    tracing: bool = False
 {%- if cookiecutter.__driver_module == "postgres" %}
     # application_name lets operators (and tests) find this service's connections in pg_stat_activity
     application_name: Annotated[str, Field(min_length=1, max_length=63)] = "{{ cookiecutter.package_name }}"
@@ -54,10 +59,10 @@ class Settings(BaseSettings):
             raise ValueError(f"must use the {DRIVER} driver, e.g. {DRIVER}://..., got {url.drivername!r}")
         return value
 
-    @field_validator("pool_class", mode="before")
+    @field_validator("pool_class", "log_format", mode="before")
     @classmethod
-    def _pool_class_name(cls, value: object) -> object:
-        # "Stock " from a hand-edited .env means stock; anything else is refused with the choices
+    def _choice_name(cls, value: object) -> object:
+        # "Stock " or "JSON" from a hand-edited .env mean stock and json; anything else is refused with the choices
         return value.strip().lower() if isinstance(value, str) else value
 
     @property
