@@ -10,7 +10,7 @@ from {{ cookiecutter.package_name }}.api import health, items, notes
 from {{ cookiecutter.package_name }}.db import build_engine, build_sessionmaker, check_pool_sizing
 from {{ cookiecutter.package_name }}.errors import add_error_handlers
 from {{ cookiecutter.package_name }}.logs import RequestIdMiddleware, configure_logging
-from {{ cookiecutter.package_name }}.metrics import install_metrics, watch_pool
+from {{ cookiecutter.package_name }}.metrics import install_metrics, stop_metrics, watch_pool
 from {{ cookiecutter.package_name }}.redaction import install_log_masking
 from {{ cookiecutter.package_name }}.settings import APP_NAME, Settings, get_settings
 
@@ -33,6 +33,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # awaited, not cancelled: it ends on its own within SIZING_CHECK_TIMEOUT_SECONDS, and a driver cancelled while
         # it opens a connection may leave an error on a future nobody reads ("Future exception was never retrieved")
         await asyncio.gather(app.state.pool_sizing_check, return_exceptions=True)
+        await stop_metrics(app)
         await engine.dispose()
 
 
