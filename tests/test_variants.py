@@ -110,6 +110,7 @@ RUNTIME_MODULES = {
     "backend.py",
     "db.py",
     "errors.py",
+    "logs.py",
     "main.py",
     "metrics.py",
     "models.py",
@@ -118,6 +119,7 @@ RUNTIME_MODULES = {
     "redaction.py",
     "schemas.py",
     "settings.py",
+    "tracing.py",
 }
 DIST_INFO = {"METADATA", "RECORD", "WHEEL"}
 

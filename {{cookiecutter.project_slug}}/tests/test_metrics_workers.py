@@ -54,7 +54,7 @@ async def test_one_scrape_adds_up_every_worker(database_url: str, tmp_path: Path
     assert requests_counted == REQUESTS
     for name in POOL_GAUGES:
         per_worker = {dict(labels)["pid"]: value for (sample, labels), value in found.items() if sample == name}
-        assert len(per_worker) == WORKERS, f"{name}: {per_worker}"
+        assert len(per_worker) == WORKERS, f"{name}: {per_worker}; the server's output:\n{server.output()}"
         assert found[(f"{name}_all_workers", ())] == sum(per_worker.values())
     # every worker opened its own connections: the opened counter is summed over both
     assert found[("db_pool_connections_opened_total", ())] >= 1

@@ -13,6 +13,7 @@ from {{ cookiecutter.package_name }}.logs import RequestIdMiddleware, configure_
 from {{ cookiecutter.package_name }}.metrics import install_metrics, stop_metrics, watch_pool
 from {{ cookiecutter.package_name }}.redaction import install_log_masking
 from {{ cookiecutter.package_name }}.settings import APP_NAME, Settings, get_settings
+from {{ cookiecutter.package_name }}.tracing import start_tracing, stop_tracing
 
 
 @asynccontextmanager
@@ -23,6 +24,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     configure_logging(settings.log_format)
     engine = build_engine(settings, pooled=app.state.pooled)
     watch_pool(app, engine.pool, settings.pool_timeout)
+    start_tracing(app, engine, settings)  # after watch_pool: its checkout-wait observer is kept
     app.state.engine = engine
     app.state.sessionmaker = build_sessionmaker(engine)
     # in the background: start-up neither waits for the database nor fails when it is down
@@ -34,6 +36,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # it opens a connection may leave an error on a future nobody reads ("Future exception was never retrieved")
         await asyncio.gather(app.state.pool_sizing_check, return_exceptions=True)
         await stop_metrics(app)
+        stop_tracing(app)
         await engine.dispose()
 
 
