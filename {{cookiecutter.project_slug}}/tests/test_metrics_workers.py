@@ -5,6 +5,10 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.settings import ConfigurationError
 
 from tests.live_server import Server, request, run_server
 from tests.metrics_text import samples
@@ -72,3 +76,9 @@ async def test_a_worker_that_shuts_down_removes_its_pool_gauges(database_url: st
     pids = {dict(labels)["pid"] for (sample, labels), _ in found.items() if sample == "db_pool_size"}
     assert len(pids) == 1  # the second server's only: the first one's went when it shut down
     assert found[("http_request_duration_seconds_count", (("method", "GET"), ("route", "/items")))] == 1
+
+
+def test_a_missing_multiprocess_folder_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))
+    with pytest.raises(ConfigurationError, match="PROMETHEUS_MULTIPROC_DIR=.*not a folder; create it"):
+        create_app()

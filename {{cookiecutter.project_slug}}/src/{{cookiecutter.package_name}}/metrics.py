@@ -21,6 +21,7 @@ from sqlalchemy.pool import Pool, QueuePool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.pool_timing import CheckoutTiming
+from {{ cookiecutter.package_name }}.settings import ConfigurationError
 
 router = APIRouter(tags=["metrics"])
 
@@ -61,7 +62,12 @@ PUBLISH_SECONDS = 1.0  # how often each worker writes its pool gauges in multipr
 
 def multiprocess_dir() -> str | None:
     """The folder the workers share their numbers in (PROMETHEUS_MULTIPROC_DIR), None in single-process mode."""
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+    if folder is not None and not os.path.isdir(folder):
+        raise ConfigurationError(
+            f"PROMETHEUS_MULTIPROC_DIR={folder!r}: not a folder; create it (empty) before starting the workers"
+        )
+    return folder
 
 
 class PoolCollector(Collector):
