@@ -71,6 +71,19 @@ async def test_one_scrape_adds_up_every_worker(database_url: str, tmp_path: Path
     assert found[("db_pool_connections_opened_total", ())] >= 1
 
 
+def test_every_worker_publishes_its_pool_gauges_as_it_starts(database_url: str, tmp_path: Path) -> None:
+    """Scraped as soon as both have started, before any load or periodic publishing: both workers are there."""
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    env = {"DATABASE_URL": database_url, "PROMETHEUS_MULTIPROC_DIR": str(folder), "WEB_CONCURRENCY": str(WORKERS)}
+    with run_server(env, str(tmp_path / "server.log"), extra_args=("--workers", str(WORKERS))) as server:
+        wait_for_workers(server)
+        found = samples(request(f"{server.base_url}/metrics").body.decode())
+
+    pids = {dict(labels)["pid"] for (sample, labels), _ in found.items() if sample == "db_pool_size"}
+    assert len(pids) == WORKERS, f"{pids}; the server's output:\n{server.output()}"
+
+
 async def test_a_worker_that_shuts_down_removes_its_pool_gauges(database_url: str, tmp_path: Path) -> None:
     folder = tmp_path / "metrics"
     folder.mkdir()

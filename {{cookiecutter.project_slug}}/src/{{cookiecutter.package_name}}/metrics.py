@@ -93,8 +93,9 @@ class PoolGauges:
         self.gauges: list[tuple[str, Gauge, Gauge]] = []
         self.task: asyncio.Task[None] | None = None
 
-    def publish(self) -> None:
-        pool = self.current_pool()
+    def publish(self, pool: Pool | None = None) -> None:
+        """Write the pool's gauges: the given pool's, or the app's current one."""
+        pool = pool or self.current_pool()
         if not isinstance(pool, QueuePool):
             return
         for name, (documentation, value) in pool_readings(pool).items():
@@ -114,8 +115,8 @@ class PoolGauges:
         self.gauges.append((name, per_worker, summed))
         return per_worker, summed
 
-    def start(self) -> None:
-        self.publish()
+    def start(self, pool: Pool) -> None:
+        self.publish(pool)  # the app does not hold its engine yet: it is started before the engine is stored
         self.task = asyncio.get_running_loop().create_task(self._publish_periodically())
 
     async def _publish_periodically(self) -> None:
@@ -181,7 +182,7 @@ class Metrics:
         if isinstance(pool, CheckoutTiming):
             pool.on_checkout_wait = self.checkout_wait.observe
         if self.pool_gauges is not None:
-            self.pool_gauges.start()
+            self.pool_gauges.start(pool)
 
     def scrape(self) -> bytes:
         """This app's metrics; in multiprocess mode every worker's, read from the shared folder."""
