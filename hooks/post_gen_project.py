@@ -56,6 +56,7 @@ ONLY_FOR: dict[str, str] = {  # file (relative to the project, {package} = packa
     "tests/test_postgres_workers.py": "postgresql",
     "tests/test_postgres_ping.py": "postgresql",
     "tests/test_postgres_migrations.py": "postgresql",
+    "tests/test_postgres_log_masking.py": "postgresql",
     "tests/postgres_admin.py": "postgresql",
     "tests/scratch_postgres.py": "postgresql",
     "tests/scratch_sqlite.py": "sqlite",

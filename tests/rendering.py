@@ -33,10 +33,15 @@ def run(command: list[str], cwd: Path, env: dict[str, str] | None = None, timeou
     return result.stdout
 
 
+# the hook installs the dev extra; the variant tests add the otel one, so the project's tracing tests run too
+TEST_EXTRAS = ".[dev,otel]"
+
+
 def ensure_venv(project: Path) -> Path:
-    """The project's .venv (the post-gen hook makes it; made here if the hook was told to skip it)."""
+    """The project's .venv (the post-gen hook makes it; made here if the hook was told to skip it), with the extras
+    its own suite tests (TEST_EXTRAS)."""
     python = project / ".venv" / "bin" / "python"
     if not python.exists():
         run([tool("uv"), "venv", "--quiet", str(project / ".venv")], cwd=project)
-        run([tool("uv"), "pip", "install", "--quiet", "--python", str(python), "-e", ".[dev]"], cwd=project)
+    run([tool("uv"), "pip", "install", "--quiet", "--python", str(python), "-e", TEST_EXTRAS], cwd=project)
     return python

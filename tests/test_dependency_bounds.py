@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.rendering import run, tool
+from tests.rendering import TEST_EXTRAS, run, tool
 from tests.variants import ALL, VARIANTS
 
 VARIANT = "postgresql-default-pool"
@@ -43,7 +43,10 @@ def test_rendered_suite_passes_at_each_end_of_the_dependency_ranges(
     python = str(venv / "bin" / "python")
     uv = tool("uv")
     run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], cwd=project)
-    run([uv, "pip", "install", "--quiet", "--python", python, "--resolution", resolution, "-e", ".[dev]"], cwd=project)
+    run(
+        [uv, "pip", "install", "--quiet", "--python", python, "--resolution", resolution, "-e", TEST_EXTRAS],
+        cwd=project,
+    )
     frozen = run([uv, "pip", "freeze", "--python", python], cwd=project)
     versions = " ".join(line for line in frozen.splitlines() if DIRECT.match(line))
 

@@ -258,6 +258,7 @@ def test_post_gen_unused_files_are_the_other_variants() -> None:
         "tests/test_postgres_workers.py",
         "tests/test_postgres_ping.py",
         "tests/test_postgres_migrations.py",
+        "tests/test_postgres_log_masking.py",
         "tests/postgres_admin.py",
         "tests/scratch_postgres.py",
         "scripts/bench_postgres.py",

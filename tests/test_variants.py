@@ -128,6 +128,7 @@ RUNTIME_MODULES = {
     "cors.py",
     "db.py",
     "errors.py",
+    "logs.py",
     "main.py",
     "metrics.py",
     "models.py",
@@ -137,6 +138,7 @@ RUNTIME_MODULES = {
     "schemas.py",
     "serve.py",
     "settings.py",
+    "tracing.py",
 }
 DIST_INFO = {"METADATA", "RECORD", "WHEEL"}
 

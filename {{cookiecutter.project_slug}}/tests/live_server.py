@@ -27,10 +27,12 @@ class Reply:
         return json.loads(self.body)
 
 
-def request(url: str, method: str = "GET", payload: object = None, timeout: float = 10) -> Reply:
+def request(
+    url: str, method: str = "GET", payload: object = None, timeout: float = 10, headers: Mapping[str, str] = {}
+) -> Reply:
     """One HTTP call with the standard library; error statuses are returned, not raised."""
     data = None if payload is None else json.dumps(payload).encode()
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **headers})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as response:
             return Reply(response.status, dict(response.headers), response.read())

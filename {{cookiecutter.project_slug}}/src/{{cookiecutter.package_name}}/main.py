@@ -11,9 +11,11 @@ from {{ cookiecutter.package_name }}.body_limit import install_body_limit
 from {{ cookiecutter.package_name }}.cors import install_cors
 from {{ cookiecutter.package_name }}.db import build_engine, build_sessionmaker, check_pool_sizing
 from {{ cookiecutter.package_name }}.errors import add_error_handlers
-from {{ cookiecutter.package_name }}.metrics import install_metrics, watch_pool
+from {{ cookiecutter.package_name }}.logs import RequestIdMiddleware, configure_logging
+from {{ cookiecutter.package_name }}.metrics import install_metrics, stop_metrics, watch_pool
 from {{ cookiecutter.package_name }}.redaction import install_log_masking
 from {{ cookiecutter.package_name }}.settings import APP_NAME, Settings, get_settings
+from {{ cookiecutter.package_name }}.tracing import start_tracing, stop_tracing
 
 
 @asynccontextmanager
@@ -21,8 +23,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Built here, not at import: each worker process gets its own engine and pool
     settings: Settings = app.state.settings or get_settings()
     install_log_masking(settings.database_url)
+    configure_logging(settings.log_format)
     engine = build_engine(settings, pooled=app.state.pooled)
     watch_pool(app, engine.pool, settings.pool_timeout)
+    start_tracing(app, engine, settings)  # after watch_pool: its checkout-wait observer is kept
     app.state.engine = engine
     app.state.sessionmaker = build_sessionmaker(engine)
     # in the background: start-up neither waits for the database nor fails when it is down
@@ -33,6 +37,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # awaited, not cancelled: it ends on its own within SIZING_CHECK_TIMEOUT_SECONDS, and a driver cancelled while
         # it opens a connection may leave an error on a future nobody reads ("Future exception was never retrieved")
         await asyncio.gather(app.state.pool_sizing_check, return_exceptions=True)
+        await stop_metrics(app)
+        stop_tracing(app)
         await engine.dispose()
 
 
@@ -45,6 +51,7 @@ def create_app(settings: Settings | None = None, pooled: bool = True) -> FastAPI
     install_body_limit(app, settings)
     install_cors(app, settings)
     install_metrics(app)
+    app.add_middleware(RequestIdMiddleware)  # added last: runs first, so every later log line has the request id
     for module in (items, notes, health):
         app.include_router(module.router)
     return app

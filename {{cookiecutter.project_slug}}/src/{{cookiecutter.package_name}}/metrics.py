@@ -1,20 +1,29 @@
 """Prometheus metrics: the pool's state read at scrape time, how long checkouts waited, connections opened and
-closed, pool timeouts, and request latency by route."""
+closed, pool timeouts, and request latency by route.
 
+With several workers, set PROMETHEUS_MULTIPROC_DIR to an empty folder they share: every worker then writes its
+numbers there, and one scrape of any worker reports them all (counters and histograms summed; the pool gauges per
+worker, labelled by pid, and summed). A worker that shuts down removes its pool gauges.
+"""
+
+import asyncio
+import os
 import time
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 from sqlalchemy import event
 from sqlalchemy.pool import Pool, QueuePool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.pool_timing import CheckoutTiming
+from {{ cookiecutter.package_name }}.settings import ConfigurationError
 
 router = APIRouter(tags=["metrics"])
 
@@ -36,6 +45,33 @@ def wait_buckets(pool_timeout: float) -> list[float]:
         scale *= 10
 
 
+def pool_readings(pool: QueuePool) -> dict[str, tuple[str, int]]:
+    """The pool's gauges: name -> (documentation, value)."""
+    return {
+        "db_pool_size": ("Connections the pool keeps open (POOL_SIZE)", pool.size()),
+        "db_pool_checked_out": ("Connections lent to requests right now", pool.checkedout()),
+        "db_pool_checked_in": ("Open connections idle in the pool", pool.checkedin()),
+        "db_pool_overflow": (
+            "Overflow counter: opened beyond POOL_SIZE; negative while slots are unopened",
+            pool.overflow(),
+        ),
+    }
+
+
+ALL_WORKERS = "_all_workers"  # suffix of the summed pool gauges in multiprocess mode
+PUBLISH_SECONDS = 1.0  # how often each worker writes its pool gauges in multiprocess mode
+
+
+def multiprocess_dir() -> str | None:
+    """The folder the workers share their numbers in (PROMETHEUS_MULTIPROC_DIR), None in single-process mode."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+    if folder is not None and not os.path.isdir(folder):
+        raise ConfigurationError(
+            f"PROMETHEUS_MULTIPROC_DIR={folder!r}: not a folder; create it (empty) before starting the workers"
+        )
+    return folder
+
+
 class PoolCollector(Collector):
     """Reads the current pool on every scrape, so the numbers are the pool's own, never a stale copy."""
 
@@ -46,17 +82,58 @@ class PoolCollector(Collector):
         pool = self.current_pool()
         if not isinstance(pool, QueuePool):
             return  # not started yet, or a pool without counters (NullPool)
-        readings = {
-            "db_pool_size": ("Connections the pool keeps open (POOL_SIZE)", pool.size()),
-            "db_pool_checked_out": ("Connections lent to requests right now", pool.checkedout()),
-            "db_pool_checked_in": ("Open connections idle in the pool", pool.checkedin()),
-            "db_pool_overflow": (
-                "Overflow counter: opened beyond POOL_SIZE; negative while slots are unopened",
-                pool.overflow(),
-            ),
-        }
-        for name, (documentation, value) in readings.items():
+        for name, (documentation, value) in pool_readings(pool).items():
             yield GaugeMetricFamily(name, documentation, value=value)
+
+
+class PoolGauges:
+    """Multiprocess mode: each worker writes its pool's gauges to the shared folder, when it starts, every
+    PUBLISH_SECONDS and before it answers a scrape; once labelled by pid, once summed over the live workers."""
+
+    def __init__(self, current_pool: Callable[[], Pool | None]) -> None:
+        self.current_pool = current_pool
+        self.gauges: list[tuple[str, Gauge, Gauge]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    def publish(self, pool: Pool | None = None) -> None:
+        """Write the pool's gauges: the given pool's, or the app's current one."""
+        pool = pool or self.current_pool()
+        if not isinstance(pool, QueuePool):
+            return
+        for name, (documentation, value) in pool_readings(pool).items():
+            per_worker, summed = self.gauges_for(name, documentation)
+            per_worker.set(value)
+            summed.set(value)
+
+    def gauges_for(self, name: str, documentation: str) -> tuple[Gauge, Gauge]:
+        for known, per_worker, summed in self.gauges:
+            if known == name:
+                return per_worker, summed
+        # registry=None: the shared folder is the registry; "live": a worker's values go when it is marked dead
+        per_worker = Gauge(name, f"{documentation}, per worker", registry=None, multiprocess_mode="liveall")
+        summed = Gauge(
+            f"{name}{ALL_WORKERS}", f"{documentation}, all workers", registry=None, multiprocess_mode="livesum"
+        )
+        self.gauges.append((name, per_worker, summed))
+        return per_worker, summed
+
+    def start(self, pool: Pool) -> None:
+        self.publish(pool)  # the app does not hold its engine yet: it is started before the engine is stored
+        self.task = asyncio.get_running_loop().create_task(self._publish_periodically())
+
+    async def _publish_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(PUBLISH_SECONDS)
+            self.publish()
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+            self.task = None
+        folder = multiprocess_dir()
+        if folder is not None:
+            mark_process_dead(os.getpid(), folder)  # type: ignore[no-untyped-call]
 
 
 class Metrics:
@@ -64,7 +141,11 @@ class Metrics:
 
     def __init__(self, current_pool: Callable[[], Pool | None]) -> None:
         self.registry = CollectorRegistry()
-        self.registry.register(PoolCollector(current_pool))
+        self.pool_gauges: PoolGauges | None = None
+        if multiprocess_dir() is None:
+            self.registry.register(PoolCollector(current_pool))
+        else:
+            self.pool_gauges = PoolGauges(current_pool)
         self.pool_timeouts = self.counter(
             "db_pool_timeouts", "Requests that waited POOL_TIMEOUT seconds for a connection and got 503"
         )
@@ -104,6 +185,17 @@ class Metrics:
         event.listen(pool, "close_detached", self._closed_detached)  # detached from the pool, then closed
         if isinstance(pool, CheckoutTiming):
             pool.on_checkout_wait = self.checkout_wait.observe
+        if self.pool_gauges is not None:
+            self.pool_gauges.start(pool)
+
+    def scrape(self) -> bytes:
+        """This app's metrics; in multiprocess mode every worker's, read from the shared folder."""
+        if self.pool_gauges is None:
+            return generate_latest(self.registry)
+        self.pool_gauges.publish()
+        everyone = CollectorRegistry()
+        MultiProcessCollector(everyone, multiprocess_dir())  # type: ignore[no-untyped-call]
+        return generate_latest(everyone)
 
     def _opened(self, *_: object) -> None:
         self.connections_opened.inc()
@@ -162,6 +254,13 @@ def watch_pool(app: FastAPI, pool: Pool, pool_timeout: float) -> None:
         metrics.watch_pool(pool, pool_timeout)
 
 
+async def stop_metrics(app: FastAPI) -> None:
+    """At shutdown: in multiprocess mode, stop publishing the pool gauges and remove this worker's."""
+    metrics: Metrics | None = getattr(app.state, "metrics", None)
+    if metrics is not None and metrics.pool_gauges is not None:
+        await metrics.pool_gauges.stop()
+
+
 def record_pool_timeout(app: FastAPI) -> None:
     metrics: Metrics | None = getattr(app.state, "metrics", None)
     if metrics is not None:
@@ -170,4 +269,4 @@ def record_pool_timeout(app: FastAPI) -> None:
 
 @router.get("/metrics", include_in_schema=False)
 async def read_metrics(request: Request) -> Response:
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(request.app.state.metrics.scrape(), media_type=CONTENT_TYPE_LATEST)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from {{ cookiecutter.package_name }}.cors import check_origins, split_origins
+from {{ cookiecutter.package_name }}.logs import LogFormat
 from {{ cookiecutter.package_name }}.redaction import mask_url
 
 APP_NAME = "{{ cookiecutter.project_name }}"
@@ -51,6 +52,10 @@ class Settings(BaseSettings):
     # Origins browsers may call this API from, comma-separated (https://shop.example,http://localhost:3000) or *;
     # empty: no CORS headers (cors.py)
     cors_allowed_origins: Annotated[str, AfterValidator(check_origins)] = ""
+    # text: logs as uvicorn prints them; json: one JSON object per line, with a request id (logs.py)
+    log_format: LogFormat = "text"
+    # OpenTelemetry traces of requests and queries (tracing.py); needs the otel extra: pip install ".[otel]"
+    tracing: bool = False
 {%- if cookiecutter.__driver_module == "postgres" %}
     # application_name lets operators (and tests) find this service's connections in pg_stat_activity
     application_name: Annotated[str, Field(min_length=1, max_length=63)] = "{{ cookiecutter.package_name }}"
@@ -75,10 +80,10 @@ class Settings(BaseSettings):
     def allowed_origins(self) -> tuple[str, ...]:
         return split_origins(self.cors_allowed_origins)
 
-    @field_validator("pool_class", mode="before")
+    @field_validator("pool_class", "log_format", mode="before")
     @classmethod
-    def _pool_class_name(cls, value: object) -> object:
-        # "Stock " from a hand-edited .env means stock; anything else is refused with the choices
+    def _choice_name(cls, value: object) -> object:
+        # "Stock " or "JSON" from a hand-edited .env mean stock and json; anything else is refused with the choices
         return value.strip().lower() if isinstance(value, str) else value
 
     @property
