@@ -32,26 +32,17 @@ def printed_steps(output: str) -> list[str]:
     return steps
 
 
+def psql(database: str, sql: str) -> str:
+    command = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-Atc", sql]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
+
+
 @pytest.fixture
 def throwaway_database() -> Iterator[str]:
     require_postgres()
     name = f"first_run_{uuid.uuid4().hex[:12]}"
     yield name
-    subprocess.run(
-        [
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-c",
-            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
-        ],
-        check=True,
-        capture_output=True,
-    )
+    psql("postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def get_items(port: int, server: subprocess.Popen[str]) -> dict[str, object]:
@@ -120,20 +111,4 @@ def test_postgresql_first_run_creates_the_database_then_migrates_and_serves(
 
     url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{throwaway_database}"
     assert run_steps(steps, tmp_path, user_environment({"DATABASE_URL": url})) == {"number": 1}
-    tables = subprocess.run(
-        [
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            throwaway_database,
-            "-Atc",
-            "SELECT version_num FROM alembic_version",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    assert tables.stdout.strip()  # the migration ran in the new database
+    assert psql(throwaway_database, "SELECT version_num FROM alembic_version")  # the migration ran in the new database
