@@ -17,7 +17,10 @@ GRACEFUL_SHUTDOWN_SECONDS = 20
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m {{ cookiecutter.package_name }}.serve", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m {{ cookiecutter.package_name }}.serve",
+        description=__doc__.splitlines()[0],
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (the image passes 0.0.0.0)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--fd", type=int, default=None, help="serve on this inherited, listening socket instead")
