@@ -113,24 +113,21 @@ async def test_serve_starts_workers_processes_and_the_sizing_check_counts_them(
     assert output.count(f"pool sizing: 1 replica(s) x 2 worker(s) x (pool_size {per_worker} + max_overflow 0)") == 2
 
 
+async def sizing_check(database_url: str, **pool: int) -> str | None:
+    """Start and stop the app with these pool settings on the server directly; the start-up sizing check's warning."""
+    app = create_app(Settings(_env_file=None, database_url=direct_url(database_url), pgbouncer=False, **pool))
+    async with app.router.lifespan_context(app):
+        return await app.state.pool_sizing_check
+
+
 async def test_sizing_warning_shows_the_arithmetic_when_pools_are_oversized(
     database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     max_connections, reserved = await server_limits()
     pool_size = max_connections  # with max_overflow 5 and 2 workers this can never fit
-    settings = Settings(
-        _env_file=None,
-        database_url=direct_url(database_url),
-        pgbouncer=False,
-        pool_size=pool_size,
-        max_overflow=5,
-        workers=2,
-    )
-    app = create_app(settings)
 
     with caplog.at_level(logging.WARNING):
-        async with app.router.lifespan_context(app):
-            warning = await app.state.pool_sizing_check
+        warning = await sizing_check(database_url, pool_size=pool_size, max_overflow=5, workers=2)
 
     needed = 2 * (pool_size + 5)
     expected = (
@@ -146,20 +143,10 @@ async def test_sizing_check_counts_every_replicas_workers(database_url: str) -> 
     max_connections, reserved = await server_limits()
     available = max_connections - reserved
     per_worker = available // 6 + 1  # 3 replicas x 2 workers of these do not fit, 1 x 2 and 2 x 2 do (if >= 4)
-    checks = {}
-    for replicas in (1, 3):
-        settings = Settings(
-            _env_file=None,
-            database_url=direct_url(database_url),
-            pgbouncer=False,
-            pool_size=per_worker,
-            max_overflow=0,
-            workers=2,
-            replicas=replicas,
-        )
-        app = create_app(settings)
-        async with app.router.lifespan_context(app):
-            checks[replicas] = await app.state.pool_sizing_check
+    checks = {
+        replicas: await sizing_check(database_url, pool_size=per_worker, max_overflow=0, workers=2, replicas=replicas)
+        for replicas in (1, 3)
+    }
 
     assert checks[1] is None
     assert checks[3] is not None
@@ -167,14 +154,8 @@ async def test_sizing_check_counts_every_replicas_workers(database_url: str) -> 
 
 
 async def test_sizing_check_is_silent_when_pools_fit(database_url: str, caplog: pytest.LogCaptureFixture) -> None:
-    settings = Settings(
-        _env_file=None, database_url=direct_url(database_url), pgbouncer=False, pool_size=2, max_overflow=1, workers=2
-    )
-    app = create_app(settings)
-
     with caplog.at_level(logging.WARNING):
-        async with app.router.lifespan_context(app):
-            warning = await app.state.pool_sizing_check
+        warning = await sizing_check(database_url, pool_size=2, max_overflow=1, workers=2)
 
     assert warning is None
     assert "pool sizing" not in caplog.text
