@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from prometheus_client import generate_latest
 from sqlalchemy import event, text
+from starlette.types import Message, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.metrics import wait_buckets
@@ -45,6 +46,25 @@ async def test_metrics_latency_is_filed_by_route_template(client: AsyncClient) -
     assert found[(count, (("method", "POST"), ("route", "/notes")))] == 1
     assert found[(count, (("method", "GET"), ("route", "/items")))] == 1
     assert found[(count, (("method", "GET"), ("route", "<unmatched>")))] == 1
+
+
+async def test_metrics_a_request_is_counted_before_its_client_sees_the_end_of_the_response(app: FastAPI) -> None:
+    """A scrape made after a client has its whole response always includes that request (no lag to poll for)."""
+    counted_when_sent: list[float] = []
+    key = ("http_request_duration_seconds_count", (("method", "GET"), ("route", "/items")))
+
+    async def watching(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_and_watch(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                counted_when_sent.append(samples(app.state.metrics.scrape().decode()).get(key, 0))
+            await send(message)
+
+        await app(scope, receive, send_and_watch)
+
+    async with AsyncClient(transport=ASGITransport(app=watching), base_url="http://test") as http:
+        assert (await http.get("/items")).status_code == 200
+        assert (await http.get("/items")).status_code == 200
+    assert counted_when_sent == [1, 2]
 
 
 async def test_metrics_pool_timeout_counter_rises_when_the_pool_is_exhausted(database_url: str) -> None:

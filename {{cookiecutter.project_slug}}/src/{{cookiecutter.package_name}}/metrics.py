@@ -20,7 +20,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from prometheus_client.registry import Collector
 from sqlalchemy import event
 from sqlalchemy.pool import Pool, QueuePool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.pool_timing import CheckoutTiming
 from {{ cookiecutter.package_name }}.settings import ConfigurationError
@@ -224,15 +224,29 @@ class LatencyMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            route = scope.get("route")
-            key = (scope["method"], getattr(route, "path", UNMATCHED))
+        observed = False
+
+        def observe() -> None:
+            nonlocal observed
+            observed = True
+            key = (scope["method"], getattr(scope.get("route"), "path", UNMATCHED))
             child = self.children.get(key)
             if child is None:
                 child = self.children[key] = self.latency.labels(*key)
             child.observe(time.perf_counter() - started)
+
+        async def send_counted(message: Message) -> None:
+            # filed just before the response's last part leaves: a scrape made after a client has its
+            # whole response always counts that request
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                observe()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_counted)
+        finally:
+            if not observed:  # no complete response went out (an error, a client gone)
+                observe()
 
 
 def install_metrics(app: FastAPI) -> Metrics:
