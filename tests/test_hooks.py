@@ -389,6 +389,7 @@ def test_post_gen_warning_turns_into_failure_in_strict_mode() -> None:
 
 POSTGRES_MARKERS = ("asyncpg", "postgresql+", "PGBOUNCER", "pgbouncer", "postgres.py", "pg_stat_activity")
 SQLITE_MARKERS = ("aiosqlite", "sqlite+", "PRAGMA", "SQLITE_BUSY_TIMEOUT_MS", "sqlite.py")
+MYSQL_MARKERS = ("asyncmy", "mysql+", "mysql.py", "processlist", "utf8mb4")
 
 
 def test_pruning_sqlite_project_holds_nothing_postgresql_specific(tmp_path: Path) -> None:
@@ -397,7 +398,7 @@ def test_pruning_sqlite_project_holds_nothing_postgresql_specific(tmp_path: Path
 
     assert baked.exit_code == 0, baked.output
     assert (project / "src/order_service/sqlite.py").is_file()
-    assert mentions(project, POSTGRES_MARKERS) == []
+    assert mentions(project, POSTGRES_MARKERS + MYSQL_MARKERS) == []
     for path in post_gen.unused_files("sqlite", "order_service"):
         assert not (project / path).exists()
 
@@ -408,8 +409,19 @@ def test_pruning_postgresql_project_holds_nothing_sqlite_specific(tmp_path: Path
 
     assert baked.exit_code == 0, baked.output
     assert (project / "src/order_service/postgres.py").is_file()
-    assert mentions(project, SQLITE_MARKERS) == []
+    assert mentions(project, SQLITE_MARKERS + MYSQL_MARKERS) == []
     for path in post_gen.unused_files("postgresql", "order_service"):
+        assert not (project / path).exists()
+
+
+def test_pruning_mysql_project_holds_nothing_sqlite_or_postgresql_specific(tmp_path: Path) -> None:
+    baked = bake(tmp_path, {"database": "mysql"}, SKIP)
+    project = baked.project()
+
+    assert baked.exit_code == 0, baked.output
+    assert (project / "src/order_service/mysql.py").is_file()
+    assert mentions(project, SQLITE_MARKERS + POSTGRES_MARKERS) == []
+    for path in post_gen.unused_files("mysql", "order_service"):
         assert not (project / path).exists()
 
 

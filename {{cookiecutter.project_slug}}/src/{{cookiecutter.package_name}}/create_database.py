@@ -16,20 +16,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
 from {{ cookiecutter.package_name }}.redaction import mask_passwords
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, get_settings
 
 EXIT_UNREACHABLE = 2
 CONNECT_TIMEOUT_SECONDS = 10
-
-# per dialect: the database to connect to while the wanted one does not exist, how to ask whether it exists, and
-# what to add to CREATE DATABASE (MySQL: utf8mb4, so that every table made in it stores any character)
-MAINTENANCE_DATABASE = {"postgresql": "postgres", "mysql": None}
-EXISTS = {
-    "postgresql": "SELECT 1 FROM pg_database WHERE datname = :name",
-    "mysql": "SELECT 1 FROM information_schema.schemata WHERE schema_name = :name",
-}
-CREATE_OPTIONS = {"postgresql": "", "mysql": " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"}
 
 
 class AdminSettings(BaseSettings):
@@ -42,7 +34,7 @@ def maintenance_url(database_url: str, admin_database_url: str) -> URL:
     if admin_database_url:
         return make_url(admin_database_url)
     url = make_url(database_url)
-    return url.set(database=MAINTENANCE_DATABASE[url.get_backend_name()])
+    return url.set(database=backend.MAINTENANCE_DATABASE)
 
 
 async def create_database(database_url: str, admin_database_url: str) -> bool:
@@ -51,19 +43,18 @@ async def create_database(database_url: str, admin_database_url: str) -> bool:
     if not wanted:
         raise ValueError("DATABASE_URL names no database")
     admin = maintenance_url(database_url, admin_database_url)
-    dialect = admin.get_backend_name()
     engine = create_async_engine(admin, poolclass=NullPool, isolation_level="AUTOCOMMIT")
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS), engine.connect() as connection:
 
             async def exists() -> bool:
-                return (await connection.execute(text(EXISTS[dialect]), {"name": wanted})).first() is not None
+                return (await connection.execute(text(backend.DATABASE_EXISTS), {"name": wanted})).first() is not None
 
             if await exists():
                 return False
             quoted = engine.dialect.identifier_preparer.quote_identifier(wanted)
             try:
-                await connection.execute(text(f"CREATE DATABASE {quoted}{CREATE_OPTIONS[dialect]}"))
+                await connection.execute(text(f"CREATE DATABASE {quoted}{backend.CREATE_DATABASE_OPTIONS}"))
             except DBAPIError:
                 if await exists():
                     return False  # another process created it in between

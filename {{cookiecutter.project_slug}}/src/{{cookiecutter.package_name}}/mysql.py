@@ -17,6 +17,12 @@ logger = logging.getLogger(__name__)
 CHARSET = "utf8mb4"
 SQL_MODE = "TRADITIONAL"
 
+# for create_database.py: where to connect while the database is missing (no database at all), how to ask whether it
+# exists, and utf8mb4 for it so that every table made in it stores any character
+MAINTENANCE_DATABASE = ""  # none: an empty name connects without choosing a database
+DATABASE_EXISTS = "SELECT 1 FROM information_schema.schemata WHERE schema_name = :name"
+CREATE_DATABASE_OPTIONS = f" CHARACTER SET {CHARSET} COLLATE {CHARSET}_unicode_ci"
+
 
 def connect_args(settings: Settings) -> dict[str, Any]:
     return {"charset": CHARSET, "sql_mode": SQL_MODE, "program_name": settings.application_name}
