@@ -3,7 +3,6 @@
 from typing import Any
 
 import asyncmy  # type: ignore[import-untyped]  # ships no type hints
-from sqlalchemy import make_url
 
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -31,6 +30,7 @@ async def open_raw_pool(settings: Settings) -> RawPool:
     """A driver-level pool holding up to pool_size + max_overflow connections, like the service's pool."""
     params = asyncmy_params(settings.database_url)
     params.pop("connect_timeout")
+    params["program_name"] = settings.application_name
     pool = await asyncmy.create_pool(
         **params, minsize=settings.pool_size, maxsize=settings.pool_size + settings.max_overflow
     )
@@ -38,21 +38,18 @@ async def open_raw_pool(settings: Settings) -> RawPool:
 
 
 class ConnectionMonitor:
-    """A direct connection that lists the server connections using the benchmark's database.
+    """A direct connection that lists the server connections carrying one program_name (APPLICATION_NAME), read from
+    performance_schema.session_connect_attrs."""
 
-    MySQL's processlist does not show a connection's program name (performance_schema, often off, does), so every
-    connection to the throwaway database counts: the targets run one after another, so they are one target's.
-    """
-
-    def __init__(self, connection: Any, database: str) -> None:
+    def __init__(self, connection: Any) -> None:
         self.connection = connection
-        self.database = database
 
     async def pids(self, application_name: str) -> list[int]:
         async with self.connection.cursor() as cursor:
             await cursor.execute(
-                "SELECT id FROM information_schema.processlist WHERE db = %s AND id <> CONNECTION_ID()",
-                (self.database,),
+                "SELECT processlist_id FROM performance_schema.session_connect_attrs "
+                "WHERE attr_name = 'program_name' AND attr_value = %s",
+                (application_name,),
             )
             return [int(row[0]) for row in await cursor.fetchall()]
 
@@ -60,9 +57,24 @@ class ConnectionMonitor:
         await self.connection.ensure_closed()
 
 
-async def open_monitor(settings: Settings) -> ConnectionMonitor:
-    return ConnectionMonitor(await connect(admin_url()), str(make_url(settings.database_url).database))
+async def performance_schema_on(connection: Any) -> bool:
+    async with connection.cursor() as cursor:
+        await cursor.execute("SELECT @@performance_schema")
+        return bool((await cursor.fetchone())[0])
+
+
+async def open_monitor(settings: Settings) -> ConnectionMonitor | None:
+    """A monitor on the server, or None when performance_schema is off (MariaDB's default): processlist alone does
+    not say which of the benchmark's servers a connection belongs to."""
+    connection = await connect(admin_url())
+    if await performance_schema_on(connection):
+        return ConnectionMonitor(connection)
+    await connection.ensure_closed()
+    return None
 
 
 def connections_note(settings: Settings) -> str | None:
-    return None
+    return (
+        "peak conns n/a unless the server runs with performance_schema=ON (the connections' program_name is read "
+        "from performance_schema.session_connect_attrs)"
+    )
