@@ -241,20 +241,19 @@ async def test_a_connection_idle_past_wait_timeout(database_url: str, pre_ping: 
         app.router.lifespan_context(app),
         AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client,
     ):
-        await app.state.pool_sizing_check  # its probe connection is gone before the idle ones are listed
         first = await client.get("/items")
-        timeouts = await fetch(database_url, "SELECT @@SESSION.wait_timeout")  # what the init_command does
-        async with app.state.engine.connect() as connection:
-            own_timeout = (await connection.exec_driver_sql("SELECT @@SESSION.wait_timeout")).scalar_one()
-        idle = await connection_ids(name)
-        await wait_until_gone(name, idle)
+        async with app.state.engine.connect() as connection:  # the pool's only connection, the one /items used
+            pooled = (await connection.exec_driver_sql("SELECT CONNECTION_ID(), @@SESSION.wait_timeout")).one()
+        listed = await connection_ids(name)
+        await wait_until_gone(name, [pooled[0]])
         after = [await client.get("/items") for _ in range(2)]
+    others = await fetch(database_url, "SELECT @@SESSION.wait_timeout")
 
     print(f"pre_ping={pre_ping}: after wait_timeout {[reply.status_code for reply in after]}")
     assert first.status_code == 200
-    assert timeouts[0][0] != 1  # a connection without the init_command keeps the server's value
-    assert own_timeout == 1
-    assert len(idle) == 1
+    assert pooled[1] == 1
+    assert pooled[0] in listed
+    assert others[0][0] != 1  # a connection without the init_command keeps the server's value
     if pre_ping:
         assert [reply.status_code for reply in after] == [200, 200]
     else:  # the contrast: without the ping, the request that meets the closed connection fails (then it is replaced)

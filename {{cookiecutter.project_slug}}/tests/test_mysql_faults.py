@@ -104,7 +104,10 @@ class MariaDB:
             "--skip-test-db",
             *as_root_user(),
         ]
-        subprocess.run(command, check=True, capture_output=True, timeout=START_SECONDS)
+        done = subprocess.run(command, capture_output=True, timeout=START_SECONDS)
+        if done.returncode:
+            output = (done.stdout + done.stderr).decode(errors="replace")
+            raise RuntimeError(f"mariadb-install-db failed ({done.returncode}):\n{output}")
 
     def start(self) -> None:
         command = [
