@@ -110,7 +110,8 @@ async def test_strict_mode_refuses_a_too_long_value_instead_of_truncating_it(app
 
 
 async def server_setting(name: str) -> int:
-    rows = await admin_fetch(f"SELECT @@GLOBAL.{name}")
+    """The value a new connection of this driver gets (wait_timeout differs for clients that say "interactive")."""
+    rows = await admin_fetch(f"SELECT @@{name}")
     return int(rows[0][0])  # type: ignore[call-overload]
 
 
