@@ -264,8 +264,7 @@ async def test_a_connection_idle_past_wait_timeout(database_url: str, pre_ping: 
 
 # --- replicas migrating together ---------------------------------------------------------------------------
 
-# Each replica loads alembic, the driver and the project, says so, then waits for the go: the upgrades start at the
-# same moment, and on a busy machine little work is left to stagger them after it
+# Each replica loads alembic, the driver and the project, says so, then waits for the go
 REPLICA = (
     "import sys; from alembic.config import main; import alembic.command, asyncmy, sqlalchemy.ext.asyncio; "
     "import {{ cookiecutter.package_name }}.models; "
@@ -273,6 +272,15 @@ REPLICA = (
     "import {{ cookiecutter.package_name }}.settings; "
     "print('ready', flush=True); sys.stdin.readline(); main(['upgrade', 'head'])"
 )
+# the version table as alembic makes it, empty: to alembic, a database no migration has touched yet
+VERSION_TABLE = (
+    "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+)
+# what a replica does while the gate is closed: waits for the version table (the replica holding the migration lock,
+# or, without a lock, every replica) or for the migration lock (the others)
+WAITING = ("Waiting for table metadata lock", "User lock")
+GATE_SECONDS = 120  # how long the replicas may take to reach the gate (a hang guard on a busy machine)
 
 
 async def started_replica(database_url: str) -> asyncio.subprocess.Process:
@@ -291,18 +299,52 @@ async def started_replica(database_url: str) -> asyncio.subprocess.Process:
     return process
 
 
+async def go(process: asyncio.subprocess.Process) -> None:
+    assert process.stdin is not None
+    process.stdin.write(b"go\n")
+    await process.stdin.drain()
+
+
 async def finished(process: asyncio.subprocess.Process) -> tuple[int, str]:
-    output, _ = await process.communicate(b"go\n")
+    output, _ = await process.communicate()
     return await process.wait(), output.decode(errors="replace")
 
 
+async def replicas_at_the_gate(name: str, replicas: list[asyncio.subprocess.Process]) -> int:
+    """Waits until every replica waits at the gate (or one has ended); how many were waiting."""
+    waiting: list[object] = []
+    for _ in range(GATE_SECONDS * 10):
+        rows = await admin_fetch("SELECT state FROM information_schema.processlist WHERE db = %s", name)
+        waiting = [state for (state,) in rows if state in WAITING]
+        if len(waiting) == len(replicas) or any(process.returncode is not None for process in replicas):
+            break
+        await asyncio.sleep(0.1)
+    return len(waiting)
+
+
 async def test_concurrent_upgrades_apply_each_migration_once(empty_database_url: str) -> None:
-    replicas = await asyncio.gather(*(started_replica(empty_database_url) for _ in range(REPLICAS)))
+    """Replicas that start together, as a deployment starts them. So that they meet however busy the machine is, the
+    test closes a gate first: an empty version table it holds a write lock on, opened once all of them wait there."""
+    name = database_name(empty_database_url)
+    gate = await connect(empty_database_url)
+    try:
+        async with gate.cursor() as cursor:
+            await cursor.execute(VERSION_TABLE)
+            await cursor.execute("LOCK TABLES alembic_version WRITE")
+        replicas = list(await asyncio.gather(*(started_replica(empty_database_url) for _ in range(REPLICAS))))
+        for process in replicas:
+            await go(process)
+        waiting = await replicas_at_the_gate(name, replicas)
+        async with gate.cursor() as cursor:
+            await cursor.execute("UNLOCK TABLES")
+    finally:
+        await gate.ensure_closed()
     results = await asyncio.gather(*(finished(process) for process in replicas))
 
     for code, output in results:
         assert code == 0, output
         assert "already exists" not in output, output
+    assert waiting == REPLICAS
     versions = await fetch(empty_database_url, "SELECT version_num FROM alembic_version")
     assert len(versions) == 1
     applied = sum(output.count("Running upgrade") for _, output in results)
