@@ -48,6 +48,7 @@ POOL = {
 ONLY_FOR: dict[str, str] = {  # file (relative to the project, {package} = package_name) -> the variant that keeps it
     "src/{package}/sqlite.py": "sqlite",
     "src/{package}/postgres.py": "postgresql",
+    "src/{package}/pgbouncer_console.py": "postgresql",
     "src/{package}/create_database.py": "postgresql",
     "docs/sqlite.md": "sqlite",
     "docs/postgres.md": "postgresql",
