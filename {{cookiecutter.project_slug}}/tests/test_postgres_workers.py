@@ -1,7 +1,8 @@
 """Several workers, each with its own pool: the server sees at most workers x (pool_size + max_overflow).
 
 These talk to PostgreSQL directly even in the PgBouncer variant: behind PgBouncer, PgBouncer decides the number of
-server connections, and the sizing check is skipped.
+server connections, and the sizing check counts against PgBouncer's max_client_conn instead (the template's
+tests/test_pgbouncer.py starts PgBouncers of its own for that).
 """
 
 import asyncio
@@ -161,14 +162,22 @@ async def test_sizing_check_is_silent_when_pools_fit(database_url: str, caplog: 
     assert "pool sizing" not in caplog.text
 
 
-async def test_sizing_check_is_skipped_behind_pgbouncer(database_url: str) -> None:
-    settings = Settings(_env_file=None, database_url=database_url, pgbouncer=True, pool_size=1000, workers=8)
+async def test_sizing_check_behind_pgbouncer_says_when_it_cannot_read_the_console(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PGBOUNCER=true, but no PgBouncer console answers (here: PostgreSQL itself, which has no database pgbouncer).
+    A real PgBouncer's console, read or refused: the template's tests/test_pgbouncer.py."""
+    url = direct_url(database_url)
+    settings = Settings(_env_file=None, database_url=url, pgbouncer=True, pool_size=1000, workers=8)
     app = create_app(settings)
 
-    async with app.router.lifespan_context(app):
-        warning = await app.state.pool_sizing_check
+    with caplog.at_level(logging.INFO):
+        async with app.router.lifespan_context(app):
+            warning = await app.state.pool_sizing_check
 
     assert warning is None
+    assert "pool sizing not checked behind PgBouncer: its admin console (database pgbouncer)" in caplog.text
+    assert "stats_users" in caplog.text
 
 
 def test_workers_setting_reads_web_concurrency(monkeypatch: pytest.MonkeyPatch) -> None:

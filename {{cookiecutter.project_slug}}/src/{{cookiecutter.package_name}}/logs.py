@@ -2,8 +2,9 @@
 
 Every HTTP request gets an id, taken from its X-Request-ID header when it carries a usable one, generated otherwise,
 and returned in the response's X-Request-ID header. With LOG_FORMAT=json each request also logs one line with its
-route, status and duration, and every line logged while a request runs carries its id. Passwords are masked before
-any formatter sees a record (redaction.py), so both formats print them as ***.
+method, route, status, duration and client address, in place of uvicorn's access line, and every line logged while a
+request runs carries its id. Passwords are masked before any formatter sees a record (redaction.py), so both formats
+print them as ***.
 """
 
 import json
@@ -13,7 +14,6 @@ import sys
 import time
 import uuid
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,21 +24,36 @@ REQUEST_ID_HEADER = b"x-request-id"
 # an incoming id is kept only when it is short and plain: it is echoed in a header and written to every log line
 USABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 UNMATCHED = "<unmatched>"
-# the loggers uvicorn gives handlers of its own (uvicorn.error propagates to uvicorn)
-UVICORN_LOGGERS = ("uvicorn", "uvicorn.access")
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 request_logger = logging.getLogger(f"{__package__}.requests")
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, the request id, and a request's own fields."""
+    """One JSON object per line: time, level, logger, message, the request id, and a request's own fields.
 
-    FIELDS = ("route", "method", "status", "duration")
+    It formats a line per request, so it keeps its work small: one encoder for every line, and the time's part up
+    to the second worked out once a second.
+    """
+
+    FIELDS = ("route", "method", "status", "duration", "client")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = json.JSONEncoder(default=str)
+        self.second: tuple[int, str] = (-1, "")
+
+    def timestamp(self, record: logging.LogRecord) -> str:
+        """2026-12-01T05:30:12.345+00:00: UTC, to the millisecond."""
+        whole = int(record.created)
+        second = self.second  # one tuple, read and replaced whole: safe when threads log at once
+        if second[0] != whole:
+            second = self.second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+        return f"{second[1]}.{int(record.msecs):03d}+00:00"
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": self.timestamp(record),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -56,7 +71,7 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = record.exc_text  # already masked when the record was made
         if record.stack_info:
             entry["stack"] = record.stack_info
-        return json.dumps(entry, default=str)
+        return self.encoder.encode(entry)
 
 
 def configure_logging(log_format: LogFormat) -> None:
@@ -74,9 +89,12 @@ def configure_logging(log_format: LogFormat) -> None:
     for handler in ours:
         handler.setFormatter(formatter)
     root.setLevel(min(root.level or logging.INFO, logging.INFO))
-    for name in UVICORN_LOGGERS:
-        for handler in logging.getLogger(name).handlers:
-            handler.setFormatter(formatter)
+    for handler in logging.getLogger("uvicorn").handlers:
+        handler.setFormatter(formatter)
+    # each request's own line (RequestIdMiddleware) replaces uvicorn's access line, which would repeat it; as with
+    # `uvicorn --no-access-log`, connections opened from now on do not even prepare it
+    access = logging.getLogger("uvicorn.access")
+    access.handlers, access.propagate = [], False
     request_logger.setLevel(logging.INFO)
 
 
@@ -119,11 +137,18 @@ class RequestIdMiddleware:
             if request_logger.isEnabledFor(logging.INFO):
                 route = getattr(scope.get("route"), "path", UNMATCHED)
                 duration = round(time.perf_counter() - started, 6)
+                client = scope.get("client")
                 request_logger.info(
                     "%s %s %d",
                     scope["method"],
                     route,
                     status,
-                    extra={"route": route, "method": scope["method"], "status": status, "duration": duration},
+                    extra={
+                        "route": route,
+                        "method": scope["method"],
+                        "status": status,
+                        "duration": duration,
+                        "client": client[0] if client else None,
+                    },
                 )
             request_id.reset(token)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_only  # await_ from 2.1 on; await_only is in 2.0 and 2.1
 
+from {{ cookiecutter.package_name }}.pgbouncer_console import ConsoleError, show_config
 from {{ cookiecutter.package_name }}.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -88,9 +89,10 @@ def restarting(setter: Callable[[Any, bool], None]) -> Callable[[Any, bool], Non
 
 
 async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: int) -> str | None:
-    """A warning when every replica's workers' full pools would not fit in the server's connection slots."""
+    """A warning when every replica's workers' full pools would not fit in the server's connection slots (behind
+    PgBouncer: in PgBouncer's client connections)."""
     if settings.pgbouncer:
-        return None  # PgBouncer, not the pools, decides how many server connections there are
+        return await check_pgbouncer_sizing(engine, settings, workers)
     # a connection of its own, outside the pool and under its own name, so that the pool's numbers and the
     # connections counted by application_name stay the application's
     args = connect_args(settings)
@@ -112,6 +114,36 @@ async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: in
         f"+ max_overflow {settings.max_overflow}) = {needed} connections, but the server offers "
         f"max_connections {max_connections} - superuser_reserved_connections {reserved} = {available}; "
         "lower POOL_SIZE/MAX_OVERFLOW or the number of replicas or workers, or put PgBouncer in front"
+    )
+    logger.warning(message)
+    return message
+
+
+async def check_pgbouncer_sizing(engine: AsyncEngine, settings: Settings, workers: int) -> str | None:
+    """Behind PgBouncer the pools are PgBouncer's clients: a warning when they would not fit in its max_client_conn,
+    read from its admin console as DATABASE_URL's user. PgBouncer's own pool (default_pool_size) is what the
+    server sees; the service cannot size that."""
+    url = engine.url
+    try:
+        config = await show_config(url.host or "localhost", url.port or 5432, url.username or "", url.password)
+        max_client_conn = int(config["max_client_conn"])
+    except (ConsoleError, KeyError, ValueError) as error:
+        logger.info(
+            "pool sizing not checked behind PgBouncer: its admin console (database pgbouncer) did not answer user "
+            "%r (%s); add that user to PgBouncer's stats_users to have it checked",
+            url.username,
+            error,
+        )
+        return None
+    per_worker = settings.pool_size + settings.max_overflow
+    needed = settings.replicas * workers * per_worker
+    if needed <= max_client_conn:
+        return None
+    message = (
+        f"pool sizing: {settings.replicas} replica(s) x {workers} worker(s) x (pool_size {settings.pool_size} "
+        f"+ max_overflow {settings.max_overflow}) = {needed} connections, but PgBouncer accepts "
+        f"max_client_conn {max_client_conn} (default_pool_size {config.get('default_pool_size', '?')}); "
+        "lower POOL_SIZE/MAX_OVERFLOW or the number of replicas or workers, or raise PgBouncer's max_client_conn"
     )
     logger.warning(message)
     return message
