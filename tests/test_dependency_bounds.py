@@ -5,14 +5,13 @@ One PostgreSQL render (the variant whose render test_variants.py already makes o
 per end. The CI workflow's `lowest` and `highest` jobs do the same on GitHub.
 """
 
-import os
 import re
 import subprocess
 import sys
 
 import pytest
 
-from tests.rendering import TEST_EXTRAS, run, tool
+from tests.rendering import TEST_EXTRAS, child_env, run, tool
 from tests.variants import ALL, VARIANTS
 
 VARIANT = "postgresql-default-pool"
@@ -60,7 +59,7 @@ def test_rendered_suite_passes_at_each_end_of_the_dependency_ranges(
     result = subprocess.run(
         [python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"],
         cwd=project,
-        env={**os.environ, **database_env(answers)},
+        env=child_env(database_env(answers)),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
