@@ -10,6 +10,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from tests.hookhelpers import HOOK_VARIABLES, copy_template, load_hook
 from tests.rendering import child_env, run, tool
 
@@ -54,6 +56,7 @@ def cruft(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Comp
     )
 
 
+@pytest.mark.slow
 def test_cruft_update_brings_the_template_change_and_keeps_the_users(tmp_path: Path) -> None:
     template = copy_template(tmp_path / "template")
     git(template, "init", "--quiet")

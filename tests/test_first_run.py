@@ -17,6 +17,8 @@ from tests.hookhelpers import bake
 from tests.pgbouncer import free_port
 from tests.rendering import child_env
 
+pytestmark = pytest.mark.slow  # renders and installs a project: scheduled first (tests/conftest.py)
+
 START_WAIT = 60  # seconds uvicorn may take to answer before the test gives up (a hang guard, not an assertion)
 
 
