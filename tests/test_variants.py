@@ -167,9 +167,16 @@ def test_render_wheel_ships_only_the_runtime_modules(render_variant, tmp_path: P
     assert names == allowed
 
 
+@pytest.fixture(scope="session")
+def backend_check_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mypy cache per test process for the backend checks: the variants' third-party modules are checked once
+    (about 8 s of CPU each time otherwise); each check's own file and the rendered package are checked every time."""
+    return tmp_path_factory.mktemp("backend-check-mypy-cache")
+
+
 @variants
 def test_render_backend_module_satisfies_the_backend_protocol(
-    render_variant, tmp_path: Path, name: str, answers: dict
+    render_variant, backend_check_cache: Path, tmp_path: Path, name: str, answers: dict
 ) -> None:
     project = render_variant(name, answers)
     package = next(path.parent.name for path in (project / "src").glob("*/main.py"))
@@ -182,7 +189,14 @@ def test_render_backend_module_satisfies_the_backend_protocol(
         f"backend: Backend = {backend}\n"
         "not_a_backend: Backend = settings\n"
     )
-    mypy = [tool("mypy"), "--python-executable", str(project / ".venv/bin/python"), "--follow-imports=silent"]
+    mypy = [
+        tool("mypy"),
+        "--python-executable",
+        str(project / ".venv/bin/python"),
+        "--follow-imports=silent",
+        "--cache-dir",
+        str(backend_check_cache),
+    ]
     env = {**os.environ, "MYPYPATH": str(project / "src")}  # the package's sources, not its untyped installed copy
     result = subprocess.run([*mypy, str(check)], cwd=project, env=env, capture_output=True, text=True)
     errors = [line for line in result.stdout.splitlines() if ": error:" in line]
