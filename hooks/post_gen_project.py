@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-DATABASE = "{{ 'postgresql' if cookiecutter.__driver_module == 'postgres' else 'sqlite' }}"  # sqlite or postgresql
+DATABASE = "{{ 'postgresql' if cookiecutter.__driver_module == 'postgres' else cookiecutter.__driver_module }}"  # sqlite, postgresql or mysql
 PACKAGE = "{{ cookiecutter.package_name }}"
 PROJECT_SLUG = "{{ cookiecutter.project_slug }}"
 URL_SCHEME = "{{ cookiecutter.__url_scheme }}"
@@ -45,23 +45,30 @@ POOL = {
     "pool_pre_ping": "{{ cookiecutter.__pool_pre_ping }}",
 }
 
-ONLY_FOR: dict[str, str] = {  # file (relative to the project, {package} = package_name) -> the variant that keeps it
-    "src/{package}/sqlite.py": "sqlite",
-    "src/{package}/postgres.py": "postgresql",
-    "src/{package}/create_database.py": "postgresql",
-    "docs/sqlite.md": "sqlite",
-    "docs/postgres.md": "postgresql",
-    "tests/test_postgres_pool.py": "postgresql",
-    "tests/test_postgres_faults.py": "postgresql",
-    "tests/test_postgres_workers.py": "postgresql",
-    "tests/test_postgres_ping.py": "postgresql",
-    "tests/test_postgres_migrations.py": "postgresql",
-    "tests/test_postgres_log_masking.py": "postgresql",
-    "tests/postgres_admin.py": "postgresql",
-    "tests/scratch_postgres.py": "postgresql",
-    "tests/scratch_sqlite.py": "sqlite",
-    "scripts/bench_postgres.py": "postgresql",
-    "scripts/bench_sqlite.py": "sqlite",
+ONLY_FOR: dict[str, tuple[str, ...]] = {  # file (relative to the project, {package} = package_name) -> who keeps it
+    "src/{package}/sqlite.py": ("sqlite",),
+    "src/{package}/postgres.py": ("postgresql",),
+    "src/{package}/mysql.py": ("mysql",),
+    "src/{package}/create_database.py": ("postgresql", "mysql"),
+    "docs/sqlite.md": ("sqlite",),
+    "docs/postgres.md": ("postgresql",),
+    "docs/mysql.md": ("mysql",),
+    "tests/test_postgres_pool.py": ("postgresql",),
+    "tests/test_postgres_faults.py": ("postgresql",),
+    "tests/test_postgres_workers.py": ("postgresql",),
+    "tests/test_postgres_ping.py": ("postgresql",),
+    "tests/test_postgres_migrations.py": ("postgresql",),
+    "tests/test_postgres_log_masking.py": ("postgresql",),
+    "tests/postgres_admin.py": ("postgresql",),
+    "tests/scratch_postgres.py": ("postgresql",),
+    "tests/test_mysql.py": ("mysql",),
+    "tests/test_mysql_faults.py": ("mysql",),
+    "tests/mysql_admin.py": ("mysql",),
+    "tests/scratch_mysql.py": ("mysql",),
+    "tests/scratch_sqlite.py": ("sqlite",),
+    "scripts/bench_postgres.py": ("postgresql",),
+    "scripts/bench_sqlite.py": ("sqlite",),
+    "scripts/bench_mysql.py": ("mysql",),
 }
 
 SKIP_SMOKE = "TEMPLATE_SKIP_SMOKE"
@@ -97,7 +104,7 @@ class Outcome:
 
 
 def unused_files(database: str, package: str) -> list[str]:
-    return [path.format(package=package) for path, owner in ONLY_FOR.items() if owner != database]
+    return [path.format(package=package) for path, owners in ONLY_FOR.items() if database not in owners]
 
 
 def remove_unused_files(root: Path, database: str, package: str) -> list[str]:
@@ -338,7 +345,7 @@ def next_steps(venv_kept: bool = True) -> list[str]:
     if not venv_kept:
         steps.append((install_hint(choose_installer(os.environ)[0]), f"{KEEP_VENV}=0 removed it"))
     steps.append(("cp .env.example .env", "adjust DATABASE_URL and the pool"))
-    if DATABASE == "postgresql":
+    if DATABASE != "sqlite":
         steps.append((f".venv/bin/python -m {PACKAGE}.create_database", "create the database if it is missing"))
     steps += [
         (".venv/bin/alembic upgrade head", "create the schema"),

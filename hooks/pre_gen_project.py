@@ -23,7 +23,7 @@ from pathlib import Path
 ANSWERS_JSON = r"""{{ cookiecutter | tojson }}"""
 
 # fallbacks for when the template's cookiecutter.json cannot be read; the real lists live there
-DEFAULT_CHOICES: dict[str, tuple[str, ...]] = {"database": ("sqlite", "postgresql", "postgresql-pgbouncer")}
+DEFAULT_CHOICES: dict[str, tuple[str, ...]] = {"database": ("sqlite", "postgresql", "postgresql-pgbouncer", "mysql")}
 # answers files from before the one database question carry database=postgresql with connection_mode=pgbouncer
 LEGACY_CONNECTION_MODES = ("direct", "pgbouncer")
 
@@ -37,6 +37,8 @@ MAX_AUTHOR = 100
 PG_MAX_CONNECTIONS = 100
 PG_RESERVED_CONNECTIONS = 3
 MAX_POOL_CONNECTIONS = PG_MAX_CONNECTIONS - PG_RESERVED_CONNECTIONS
+# MySQL's and MariaDB's default max_connections (their one extra connection for administrators comes on top)
+MYSQL_MAX_CONNECTIONS = 151
 MAX_POOL_TIMEOUT = 300  # seconds; a request waiting longer than this for a connection is a hang, not a wait
 MAX_POOL_RECYCLE = 86_400  # seconds; recycling less than daily protects against nothing (-1 turns it off)
 
@@ -51,6 +53,7 @@ DEPENDENCY_MODULES = frozenset(
         "alembic",
         "annotated_types",
         "anyio",
+        "asyncmy",
         "asyncpg",
         "click",
         "dotenv",
@@ -290,27 +293,38 @@ def check_pool_pre_ping(value: object) -> Problem | None:
     return Problem("pool_pre_ping", value, "it is not a yes/no answer", spellings, "pool_pre_ping=true")
 
 
+def max_pool_connections(database: object) -> int:
+    """The connections a default server of this database offers one application process."""
+    return MYSQL_MAX_CONNECTIONS if database == "mysql" else MAX_POOL_CONNECTIONS
+
+
 def check_pool_total(pool_size: object, max_overflow: object, database: object) -> Problem | None:
     """Every process may open pool_size + max_overflow connections; refuse more than a default server offers."""
     size, overflow = as_integer(pool_size), as_integer(max_overflow)
     if size is None or overflow is None:
         return None  # reported by the per-field checks
     total = size + overflow
-    if total <= MAX_POOL_CONNECTIONS:
+    limit = max_pool_connections(database)
+    if database == "mysql":
+        server = f"MySQL's and MariaDB's default max_connections {MYSQL_MAX_CONNECTIONS}"
+        scale_out = "lower them, or raise max_connections on the server"
+    else:
+        server = (
+            f"PostgreSQL's default max_connections {PG_MAX_CONNECTIONS} - superuser_reserved_connections "
+            f"{PG_RESERVED_CONNECTIONS} = {MAX_POOL_CONNECTIONS}"
+        )
+        scale_out = "for more, put PgBouncer in front (database=postgresql-pgbouncer)"
+    if total <= limit:
         return None
-    arithmetic = (
-        f"pool_size {size} + max_overflow {overflow} = {total} connections per process, but PostgreSQL's default "
-        f"max_connections {PG_MAX_CONNECTIONS} - superuser_reserved_connections {PG_RESERVED_CONNECTIONS} = "
-        f"{MAX_POOL_CONNECTIONS}"
-    )
+    arithmetic = f"pool_size {size} + max_overflow {overflow} = {total} connections per process, but {server}"
     if database == "sqlite":
         arithmetic += "; with SQLite each connection is a thread and only one writes at a time, so they add nothing"
     return Problem(
         "pool_size/max_overflow",
         f"{size}/{overflow}",
         arithmetic,
-        f"pool_size + max_overflow at most {MAX_POOL_CONNECTIONS} (and fewer with several workers: each has its own "
-        "pool); for more, put PgBouncer in front (database=postgresql-pgbouncer)",
+        f"pool_size + max_overflow at most {limit} (and fewer with several workers: each has its own pool); "
+        + scale_out,
         "pool_size=5 max_overflow=10",
     )
 
@@ -328,6 +342,7 @@ def load_choices(cookiecutter_json: Path) -> dict[str, tuple[str, ...]]:
 def validate(answers: Mapping[str, object], choices: Mapping[str, tuple[str, ...]]) -> list[Problem]:
     """Every problem in the answers, in prompt order; an empty list means they are usable."""
     database = answers.get("database")
+    limit = max_pool_connections(database)
     checks: list[Problem | None] = [
         check_text("project_name", answers.get("project_name"), MAX_PROJECT_NAME, "Order Service"),
         check_project_slug(answers.get("project_slug")),
@@ -336,12 +351,8 @@ def validate(answers: Mapping[str, object], choices: Mapping[str, tuple[str, ...
         check_text("author", answers.get("author"), MAX_AUTHOR, "Jane Doe"),
         check_choice("database", database, choices["database"]),
         check_connection_mode(answers["connection_mode"], database) if "connection_mode" in answers else None,
-        check_integer(
-            "pool_size", answers.get("pool_size"), 1, MAX_POOL_CONNECTIONS, "connections kept open per process", 5
-        ),
-        check_integer(
-            "max_overflow", answers.get("max_overflow"), 0, MAX_POOL_CONNECTIONS - 1, "extra connections in bursts", 10
-        ),
+        check_integer("pool_size", answers.get("pool_size"), 1, limit, "connections kept open per process", 5),
+        check_integer("max_overflow", answers.get("max_overflow"), 0, limit - 1, "extra connections in bursts", 10),
         check_pool_timeout(answers.get("pool_timeout")),
         check_integer(
             "pool_recycle",

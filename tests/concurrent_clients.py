@@ -22,7 +22,9 @@ from alembic.config import Config
 
 async def main(package: str, clients: int, rounds: int) -> None:
     sys.path.insert(0, str(Path.cwd()))  # the project's own tests/ package, not this template's
-    backend_name = "postgres" if importlib.util.find_spec(f"{package}.postgres") else "sqlite"
+    backend_name = next(
+        name for name in ("postgres", "mysql", "sqlite") if importlib.util.find_spec(f"{package}.{name}")
+    )
     scratch = importlib.import_module(f"tests.scratch_{backend_name}")
     server = importlib.import_module("tests.live_server")
     settings = importlib.import_module(f"{package}.settings").Settings(_env_file=None)

@@ -1,4 +1,4 @@
-"""Fixtures shared by the template's tests: rendered variants, the local PostgreSQL, PgBouncer."""
+"""Fixtures shared by the template's tests: rendered variants, the local PostgreSQL and MariaDB, PgBouncer."""
 
 import os
 import socket
@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.rendering import TEMPLATE, ensure_venv
-from tests.variants import ALL, uses_pgbouncer, uses_postgresql
+from tests.variants import ALL, uses_mysql, uses_pgbouncer, uses_postgresql
 
 POSTGRES = ("127.0.0.1", 5432)
+MYSQL = ("127.0.0.1", 3306)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,15 +36,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=work_order)  # stable: the collection order stays within each rank
 
 
-def require_postgres() -> None:
+def require_server(name: str, address: tuple[str, int], start: str) -> None:
     try:
-        socket.create_connection(POSTGRES, timeout=3).close()
+        socket.create_connection(address, timeout=3).close()
     except OSError as error:
         pytest.fail(
-            f"PostgreSQL is not reachable at {POSTGRES[0]}:{POSTGRES[1]} ({error}); these tests need a real server. "
-            "Start it (e.g. `pg_ctlcluster 15 main start`) or run .ci/run, which does.",
+            f"{name} is not reachable at {address[0]}:{address[1]} ({error}); these tests need a real server. "
+            f"Start it ({start}) or run .ci/run, which does.",
             pytrace=False,
         )
+
+
+def require_postgres() -> None:
+    require_server("PostgreSQL", POSTGRES, "e.g. `pg_ctlcluster 15 main start`")
+
+
+def require_mysql() -> None:
+    require_server("MariaDB/MySQL", MYSQL, "e.g. `service mariadb start`")
 
 
 @contextmanager
@@ -76,6 +85,9 @@ def database_env(request: pytest.FixtureRequest) -> Callable[[dict[str, object]]
     """The environment a rendered project of these answers needs to reach its real database."""
 
     def env_for(answers: dict[str, object]) -> dict[str, str]:
+        if uses_mysql(answers):
+            require_mysql()
+            return {}
         if not uses_postgresql(answers):
             return {}
         require_postgres()

@@ -24,7 +24,7 @@ from tests.variants import ALL, VARIANTS
 VARIANT = "postgresql-default-pool"
 # the packages the rendered pyproject.toml names; their installed versions go into the failure message
 DIRECT = re.compile(
-    r"^(alembic|fastapi|prometheus-client|pydantic-settings|sqlalchemy|uvicorn|asyncpg|aiosqlite|httpx|pytest"
+    r"^(alembic|fastapi|prometheus-client|pydantic-settings|sqlalchemy|uvicorn|asyncpg|asyncmy|aiosqlite|httpx|pytest"
     r"|pytest-asyncio|ruff|schemathesis|starlette|pydantic|mypy|pre-commit|pre-commit-hooks)==",
     re.IGNORECASE,
 )

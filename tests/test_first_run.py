@@ -1,5 +1,5 @@
 """A new user's first run: the next steps the post-gen hook prints, run verbatim and in order on a fresh render,
-end with a service that answers GET /items (for PostgreSQL the steps create the database first)."""
+end with a service that answers GET /items (for PostgreSQL and MySQL the steps create the database first)."""
 
 import json
 import shlex
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_postgres
+from tests.conftest import require_mysql, require_postgres
 from tests.hookhelpers import bake
 from tests.pgbouncer import free_port
 from tests.rendering import child_env
@@ -45,6 +45,19 @@ def throwaway_database() -> Iterator[str]:
     name = f"first_run_{uuid.uuid4().hex[:12]}"
     yield name
     psql("postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def mariadb(sql: str) -> str:
+    command = ["mariadb", "-h", "127.0.0.1", "-u", "root", "-N", "-B", "-e", sql]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def throwaway_mysql_database() -> Iterator[str]:
+    require_mysql()
+    name = f"first_run_{uuid.uuid4().hex[:12]}"
+    yield name
+    mariadb(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 def get_items(port: int, server: subprocess.Popen[str]) -> dict[str, object]:
@@ -114,3 +127,19 @@ def test_postgresql_first_run_creates_the_database_then_migrates_and_serves(
     url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{throwaway_database}"
     assert run_steps(steps, tmp_path, user_environment({"DATABASE_URL": url})) == {"number": 1}
     assert psql(throwaway_database, "SELECT version_num FROM alembic_version")  # the migration ran in the new database
+
+
+def test_mysql_first_run_creates_the_database_then_migrates_and_serves(
+    tmp_path: Path, throwaway_mysql_database: str
+) -> None:
+    baked = bake(tmp_path, {"database": "mysql"}, {"TEMPLATE_STRICT": "1"})
+    assert baked.exit_code == 0, baked.output
+    steps = printed_steps(baked.output)
+    creates = next(i for i, step in enumerate(steps) if "create_database" in step)
+    assert creates < next(i for i, step in enumerate(steps) if "alembic upgrade head" in step)
+
+    url = f"mysql+asyncmy://root@127.0.0.1:3306/{throwaway_mysql_database}"
+    assert run_steps(steps, tmp_path, user_environment({"DATABASE_URL": url})) == {"number": 1}
+    charset = f"SELECT default_character_set_name FROM information_schema.schemata WHERE schema_name = '{throwaway_mysql_database}'"
+    assert mariadb(charset) == "utf8mb4"  # made by create_database, so emoji fit
+    assert mariadb(f"SELECT version_num FROM `{throwaway_mysql_database}`.alembic_version")  # migrated

@@ -60,7 +60,7 @@ BAD_INPUTS = [
     ({"description": "Braces {here}"}, "description"),
     ({"description": "tab\there"}, "description"),
     ({"author": "O'Brien"}, "author"),
-    ({"database": "mysql"}, "database"),
+    ({"database": "oracle"}, "database"),
     ({"database": "pgbouncer"}, "database"),
     ({"pool_size": "0"}, "pool_size"),
     ({"pool_size": "five"}, "pool_size"),
@@ -158,6 +158,18 @@ def test_pre_gen_pool_total_shows_the_arithmetic() -> None:
     assert pre_gen.check_pool_total("90", "7", "postgresql") is None
 
 
+def test_pre_gen_pool_total_on_mysql_is_checked_against_its_default_151() -> None:
+    problem = pre_gen.check_pool_total("140", "20", "mysql")
+
+    assert problem is not None
+    assert "pool_size 140 + max_overflow 20 = 160" in problem.reason
+    assert "max_connections 151" in problem.reason
+    assert pre_gen.check_pool_total("140", "11", "mysql") is None
+    answers = {"database": "mysql", "pool_size": "140", "max_overflow": "11"}
+    problems = pre_gen.validate(answers, pre_gen.DEFAULT_CHOICES)
+    assert not [problem for problem in problems if problem.field.startswith(("pool_size", "max_overflow"))]
+
+
 @pytest.mark.parametrize("text", ['say "hi"', "it's", "back\\slash", "a{b", "new\nline", "bell\x07", "zero\u200bwidth"])
 def test_pre_gen_text_refuses_characters_that_break_generated_files(text: str) -> None:
     problem = pre_gen.check_text("description", text, 200, "A service.")
@@ -243,16 +255,18 @@ def test_cli_slug_with_a_slash_is_refused_before_any_folder_is_made(tmp_path: Pa
 def test_post_gen_only_for_names_existing_files_of_known_variants() -> None:
     project = TEMPLATE / "{{cookiecutter.project_slug}}"
 
-    for path, owner in post_gen.ONLY_FOR.items():
-        assert owner in DECLARED["database"]
+    for path, owners in post_gen.ONLY_FOR.items():
+        assert set(owners) <= set(DECLARED["database"]), path
         assert (project / path.format(package="{{cookiecutter.package_name}}")).is_file(), path
 
 
 def test_post_gen_unused_files_are_the_other_variants() -> None:
     assert post_gen.unused_files("sqlite", "shop") == [
         "src/shop/postgres.py",
+        "src/shop/mysql.py",
         "src/shop/create_database.py",
         "docs/postgres.md",
+        "docs/mysql.md",
         "tests/test_postgres_pool.py",
         "tests/test_postgres_faults.py",
         "tests/test_postgres_workers.py",
@@ -261,14 +275,27 @@ def test_post_gen_unused_files_are_the_other_variants() -> None:
         "tests/test_postgres_log_masking.py",
         "tests/postgres_admin.py",
         "tests/scratch_postgres.py",
+        "tests/test_mysql.py",
+        "tests/test_mysql_faults.py",
+        "tests/mysql_admin.py",
+        "tests/scratch_mysql.py",
         "scripts/bench_postgres.py",
+        "scripts/bench_mysql.py",
     ]
     assert post_gen.unused_files("postgresql", "shop") == [
         "src/shop/sqlite.py",
+        "src/shop/mysql.py",
         "docs/sqlite.md",
+        "docs/mysql.md",
+        "tests/test_mysql.py",
+        "tests/test_mysql_faults.py",
+        "tests/mysql_admin.py",
+        "tests/scratch_mysql.py",
         "tests/scratch_sqlite.py",
         "scripts/bench_sqlite.py",
+        "scripts/bench_mysql.py",
     ]
+    assert "src/shop/create_database.py" not in post_gen.unused_files("mysql", "shop")
 
 
 def test_post_gen_smoke_environment_drops_settings_and_keeps_the_admin_url() -> None:
@@ -362,6 +389,7 @@ def test_post_gen_warning_turns_into_failure_in_strict_mode() -> None:
 
 POSTGRES_MARKERS = ("asyncpg", "postgresql+", "PGBOUNCER", "pgbouncer", "postgres.py", "pg_stat_activity")
 SQLITE_MARKERS = ("aiosqlite", "sqlite+", "PRAGMA", "SQLITE_BUSY_TIMEOUT_MS", "sqlite.py")
+MYSQL_MARKERS = ("asyncmy", "mysql+", "mysql.py", "processlist", "utf8mb4")
 
 
 def test_pruning_sqlite_project_holds_nothing_postgresql_specific(tmp_path: Path) -> None:
@@ -370,7 +398,7 @@ def test_pruning_sqlite_project_holds_nothing_postgresql_specific(tmp_path: Path
 
     assert baked.exit_code == 0, baked.output
     assert (project / "src/order_service/sqlite.py").is_file()
-    assert mentions(project, POSTGRES_MARKERS) == []
+    assert mentions(project, POSTGRES_MARKERS + MYSQL_MARKERS) == []
     for path in post_gen.unused_files("sqlite", "order_service"):
         assert not (project / path).exists()
 
@@ -381,8 +409,19 @@ def test_pruning_postgresql_project_holds_nothing_sqlite_specific(tmp_path: Path
 
     assert baked.exit_code == 0, baked.output
     assert (project / "src/order_service/postgres.py").is_file()
-    assert mentions(project, SQLITE_MARKERS) == []
+    assert mentions(project, SQLITE_MARKERS + MYSQL_MARKERS) == []
     for path in post_gen.unused_files("postgresql", "order_service"):
+        assert not (project / path).exists()
+
+
+def test_pruning_mysql_project_holds_nothing_sqlite_or_postgresql_specific(tmp_path: Path) -> None:
+    baked = bake(tmp_path, {"database": "mysql"}, SKIP)
+    project = baked.project()
+
+    assert baked.exit_code == 0, baked.output
+    assert (project / "src/order_service/mysql.py").is_file()
+    assert mentions(project, SQLITE_MARKERS + POSTGRES_MARKERS) == []
+    for path in post_gen.unused_files("mysql", "order_service"):
         assert not (project / path).exists()
 
 

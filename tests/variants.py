@@ -13,6 +13,7 @@ CONNECTIONS: dict[str, dict[str, object]] = {
     "sqlite": {"database": "sqlite"},
     "postgresql": {"database": "postgresql"},
     "pgbouncer": {"database": "postgresql-pgbouncer"},
+    "mysql": {"database": "mysql"},
 }
 
 # representative pool answers
@@ -46,6 +47,22 @@ VARIANTS: dict[str, dict[str, object]] = {name: ALL[name] for name in SELECTED} 
 
 def uses_postgresql(answers: dict[str, object]) -> bool:
     return str(answers.get("database", "")).startswith("postgresql")
+
+
+def uses_mysql(answers: dict[str, object]) -> bool:
+    return answers.get("database") == "mysql"
+
+
+def uses_database_server(answers: dict[str, object]) -> bool:
+    """PostgreSQL or MySQL: a server the project creates its database on (SQLite makes its file itself)."""
+    return uses_postgresql(answers) or uses_mysql(answers)
+
+
+def backend_module(answers: dict[str, object]) -> str:
+    """The rendered project's database module: postgres, mysql or sqlite (src/<package>/<module>.py)."""
+    if uses_postgresql(answers):
+        return "postgres"
+    return "mysql" if uses_mysql(answers) else "sqlite"
 
 
 def uses_pgbouncer(answers: dict[str, object]) -> bool:

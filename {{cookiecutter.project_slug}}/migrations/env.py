@@ -19,10 +19,11 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 
 target_metadata = Base.metadata
 
-# Replicas that start together all run `alembic upgrade head`: on PostgreSQL each takes this advisory lock inside its
-# migration transaction, so one migrates while the others wait, then find the version table up to date. A transaction
-# lock (not a session lock), so it holds through PgBouncer's transaction pooling too; it is released by the commit.
+# Replicas that start together all run `alembic upgrade head`: each takes a lock first, so one migrates while the others
+# wait, then find the version table up to date. On PostgreSQL an advisory lock of the migration transaction (not of the
+# session, so it holds through PgBouncer's transaction pooling too), released by the commit; on MySQL a named lock.
 MIGRATION_LOCK_KEY = zlib.crc32(b"{{ cookiecutter.package_name }}:alembic")
+LOCK_WAIT_SECONDS = 600  # MySQL: how long a replica waits for another's migrations (MariaDB takes no "forever")
 
 
 def database_url() -> str:
@@ -36,13 +37,31 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def mysql_lock_name(connection: Connection) -> str:
+    """MySQL's named locks are server-wide (PostgreSQL's advisory locks are per database): the name holds both."""
+    return f"alembic:{zlib.crc32(f'{MIGRATION_LOCK_KEY}:{connection.engine.url.database}'.encode())}"
+
+
+def take_migration_lock(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    elif connection.dialect.name == "mysql":
+        # MySQL commits each CREATE or ALTER on its own, so no transaction covers the migrations: a named lock of the
+        # connection instead, released below (or when the connection ends, should a migration fail)
+        name = mysql_lock_name(connection)
+        taken = connection.execute(text("SELECT GET_LOCK(:name, :wait)"), {"name": name, "wait": LOCK_WAIT_SECONDS})
+        if taken.scalar() != 1:
+            raise RuntimeError(f"another migration held the lock {name!r} for {LOCK_WAIT_SECONDS} s; try again")
+
+
 def do_run_migrations(connection: Connection) -> None:
-    # render_as_batch: SQLite alters tables by copying them; a no-op on PostgreSQL
+    # render_as_batch: SQLite alters tables by copying them; a no-op elsewhere
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        take_migration_lock(connection)
         context.run_migrations()
+    if connection.dialect.name == "mysql":
+        connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": mysql_lock_name(connection)})
 
 
 async def run_migrations_online() -> None:

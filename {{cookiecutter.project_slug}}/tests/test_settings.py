@@ -110,7 +110,7 @@ def test_environment_overrides_the_pool(clean_environment: pytest.MonkeyPatch) -
         ("REPLICAS", "two", "valid integer"),
         ("MAX_BODY_SIZE", "0", "greater than 0"),
         ("CORS_ALLOWED_ORIGINS", "https://shop.example/", "is not an origin"),
-        ("DATABASE_URL", "mysql+aiomysql://u:pw@h/db", "{{ cookiecutter.__url_scheme }} driver"),
+        ("DATABASE_URL", "oracle+oracledb://u:pw@h/db", "{{ cookiecutter.__url_scheme }} driver"),
         ("DATABASE_URL", "not a url", "not a database URL"),
     ],
 )

@@ -2,22 +2,26 @@
 
 Run it once before the first `alembic upgrade head` (the next steps, the README and CI do). It connects to a
 maintenance database on the same server: ADMIN_DATABASE_URL when set (environment or `.env`; it must reach the server
-directly, not through PgBouncer), else DATABASE_URL with the database `postgres`. Exit 0 when the database exists
+directly, not through a pooler), else DATABASE_URL with the server's maintenance database (`postgres` on PostgreSQL,
+none on MySQL). Exit 0 when the database exists
 afterwards (created now or already there), 2 when the server could not be reached or refused.
 """
 
 import asyncio
 import sys
 
-import asyncpg  # type: ignore[import-untyped]  # ships no type hints
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import URL, make_url
+from sqlalchemy import URL, make_url, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
+from {{ cookiecutter.package_name }} import {{ cookiecutter.__driver_module }} as backend
 from {{ cookiecutter.package_name }}.redaction import mask_passwords
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, get_settings
 
 EXIT_UNREACHABLE = 2
-MAINTENANCE_DATABASE = "postgres"
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 class AdminSettings(BaseSettings):
@@ -29,11 +33,8 @@ class AdminSettings(BaseSettings):
 def maintenance_url(database_url: str, admin_database_url: str) -> URL:
     if admin_database_url:
         return make_url(admin_database_url)
-    return make_url(database_url).set(database=MAINTENANCE_DATABASE)
-
-
-def quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    url = make_url(database_url)
+    return url.set(database=backend.MAINTENANCE_DATABASE)
 
 
 async def create_database(database_url: str, admin_database_url: str) -> bool:
@@ -42,24 +43,25 @@ async def create_database(database_url: str, admin_database_url: str) -> bool:
     if not wanted:
         raise ValueError("DATABASE_URL names no database")
     admin = maintenance_url(database_url, admin_database_url)
-    connection = await asyncpg.connect(
-        host=admin.host,
-        port=admin.port,
-        user=admin.username,
-        password=admin.password,
-        database=admin.database,
-        timeout=10,
-    )
+    engine = create_async_engine(admin, poolclass=NullPool, isolation_level="AUTOCOMMIT")
     try:
-        if await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", wanted):
-            return False
-        try:
-            await connection.execute(f"CREATE DATABASE {quoted(wanted)}")
-        except asyncpg.DuplicateDatabaseError:
-            return False  # another process created it in between
-        return True
+        async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS), engine.connect() as connection:
+
+            async def exists() -> bool:
+                return (await connection.execute(text(backend.DATABASE_EXISTS), {"name": wanted})).first() is not None
+
+            if await exists():
+                return False
+            quoted = engine.dialect.identifier_preparer.quote_identifier(wanted)
+            try:
+                await connection.execute(text(f"CREATE DATABASE {quoted}{backend.CREATE_DATABASE_OPTIONS}"))
+            except DBAPIError:
+                if await exists():
+                    return False  # another process created it in between
+                raise
+            return True
     finally:
-        await connection.close()
+        await engine.dispose()
 
 
 def main() -> int:
@@ -72,7 +74,7 @@ def main() -> int:
     admin_database_url = AdminSettings().admin_database_url
     try:
         created = asyncio.run(create_database(settings.database_url, admin_database_url))
-    except (OSError, asyncpg.PostgresError) as error:
+    except (OSError, TimeoutError, DBAPIError) as error:
         reason = mask_passwords(str(error), *filter(None, (settings.database_url, admin_database_url)))
         print(f"could not create database {name!r}: {type(error).__name__}: {reason}", file=sys.stderr)
         return EXIT_UNREACHABLE

@@ -16,6 +16,11 @@ from {{ cookiecutter.package_name }}.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+# for create_database.py: where to connect while the database is missing, how to ask whether it exists
+MAINTENANCE_DATABASE = "postgres"
+DATABASE_EXISTS = "SELECT 1 FROM pg_database WHERE datname = :name"
+CREATE_DATABASE_OPTIONS = ""
+
 
 def connect_args(settings: Settings) -> dict[str, Any]:
     args: dict[str, Any] = {"server_settings": {"application_name": settings.application_name}}

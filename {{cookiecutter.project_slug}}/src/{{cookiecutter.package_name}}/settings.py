@@ -56,13 +56,15 @@ class Settings(BaseSettings):
     log_format: LogFormat = "text"
     # OpenTelemetry traces of requests and queries (tracing.py); needs the otel extra: pip install ".[otel]"
     tracing: bool = False
-{%- if cookiecutter.__driver_module == "postgres" %}
-    # application_name lets operators (and tests) find this service's connections in pg_stat_activity
+{%- if cookiecutter.__driver_module == "sqlite" %}
+    sqlite_busy_timeout_ms: PositiveInt = 5000
+{%- else %}
+    # the name this service's connections carry on the database server, so operators (and tests) can find them
     application_name: Annotated[str, Field(min_length=1, max_length=63)] = "{{ cookiecutter.package_name }}"
+{%- endif %}
+{%- if cookiecutter.__driver_module == "postgres" %}
     # PgBouncer in transaction pooling mode cannot keep prepared statements across transactions
     pgbouncer: bool = {{ cookiecutter.__pgbouncer }}
-{%- else %}
-    sqlite_busy_timeout_ms: PositiveInt = 5000
 {%- endif %}
 
     @field_validator("database_url")

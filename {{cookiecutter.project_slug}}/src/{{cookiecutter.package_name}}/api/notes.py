@@ -1,7 +1,7 @@
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 
 from {{ cookiecutter.package_name }}.db import SessionDep
 from {{ cookiecutter.package_name }}.models import Note
@@ -46,9 +46,14 @@ async def get_note(note_id: NoteId, session: SessionDep) -> NoteRead:
 
 @router.patch("/{note_id}", responses=NOT_FOUND)
 async def update_note(note_id: NoteId, payload: NoteUpdate, session: SessionDep) -> NoteRead:
-    # One UPDATE ... RETURNING: a short write transaction with no read-then-write race
-    statement = update(Note).where(Note.id == note_id).values(**payload.changes()).returning(Note)
-    note = (await session.scalars(statement)).one_or_none()
+    statement = update(Note).where(Note.id == note_id).values(**payload.changes())
+    if session.get_bind().dialect.update_returning:
+        # one UPDATE ... RETURNING: a short write transaction with no read-then-write race
+        note = (await session.scalars(statement.returning(Note))).one_or_none()
+    else:
+        # MySQL and MariaDB have no UPDATE ... RETURNING: update, then read the row back in the same transaction
+        updated = cast(CursorResult[Any], await session.execute(statement))
+        note = await session.get(Note, note_id, populate_existing=True) if updated.rowcount else None
     if note is None:
         raise _missing(note_id)
     await session.commit()
@@ -57,8 +62,8 @@ async def update_note(note_id: NoteId, payload: NoteUpdate, session: SessionDep)
 
 @router.delete("/{note_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 async def delete_note(note_id: NoteId, session: SessionDep) -> Response:
-    deleted = (await session.execute(delete(Note).where(Note.id == note_id).returning(Note.id))).first()
-    if deleted is None:
+    deleted = cast(CursorResult[Any], await session.execute(delete(Note).where(Note.id == note_id)))
+    if not deleted.rowcount:
         raise _missing(note_id)
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

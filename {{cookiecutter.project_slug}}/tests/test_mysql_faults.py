@@ -1,0 +1,278 @@
+"""MySQL and MariaDB under faults: a stopped and restarted server, bad credentials, failing requests, shutdown.
+
+Stopping the server and password authentication need a server of our own: a throwaway MariaDB (mariadb-install-db
+and mariadbd in a temporary folder, its own port), started once for the module, so the shared server is never
+disturbed. The rest uses the shared server and finds the app's connections by their database (each test has its own).
+"""
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncmy  # type: ignore[import-untyped]  # ships no type hints
+import pytest
+from sqlalchemy import insert, make_url
+
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.models import Note
+from {{ cookiecutter.package_name }}.settings import Settings
+
+from tests.live_server import request
+from tests.load import get, timed
+from tests.mysql_admin import admin_fetch, connect, connection_ids
+from tests.slowapp import FAIL_EVERY, run_slow_server, send_flaky_requests, wait_until_holding
+
+PASSWORD = "Fault-pw-7Qx2"  # the throwaway server's application password; must never show up in output
+APP_USER = "app"
+DATABASE = "faults"
+START_SECONDS = 120  # how long the throwaway server may take to answer (a hang guard on a busy machine)
+
+
+def wait_until(condition, timeout: float, message: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        time.sleep(0.05)
+
+
+def app_connections(database: str) -> list[int]:
+    """The processlist ids of the connections using this database on the shared server."""
+    return asyncio.run(connection_ids(database))
+
+
+# --- a throwaway MariaDB server ------------------------------------------------------------------------------
+
+
+def mariadb_program(*names: str) -> str:
+    for name in names:
+        found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+        if found:
+            return found
+    pytest.fail(f"these tests start their own MariaDB: install the server ({' or '.join(names)})", pytrace=False)
+
+
+def as_root_user() -> list[str]:
+    # mariadbd refuses to run as root unless told to; a normal user runs it as itself
+    return ["--user=root"] if os.geteuid() == 0 else []
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def run_statements(url: str, *statements: str) -> None:
+    connection = await connect(url)
+    try:
+        async with connection.cursor() as cursor:
+            for statement in statements:
+                await cursor.execute(statement)
+    finally:
+        await connection.ensure_closed()
+
+
+@dataclass
+class MariaDB:
+    folder: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def admin_url(self) -> str:
+        return f"mysql+asyncmy://root@127.0.0.1:{self.port}/"
+
+    def url(self, password: str = PASSWORD) -> str:
+        return f"mysql+asyncmy://{APP_USER}:{password}@127.0.0.1:{self.port}/{DATABASE}"
+
+    def install(self) -> None:
+        command = [
+            mariadb_program("mariadb-install-db", "mysql_install_db"),
+            "--no-defaults",
+            f"--datadir={self.folder / 'data'}",
+            "--auth-root-authentication-method=normal",  # root over TCP without a password: the admin
+            "--skip-test-db",
+            *as_root_user(),
+        ]
+        done = subprocess.run(command, capture_output=True, timeout=START_SECONDS)
+        if done.returncode:
+            output = (done.stdout + done.stderr).decode(errors="replace")
+            raise RuntimeError(f"mariadb-install-db failed ({done.returncode}):\n{output}")
+
+    def start(self) -> None:
+        command = [
+            mariadb_program("mariadbd", "mysqld"),
+            "--no-defaults",
+            f"--datadir={self.folder / 'data'}",
+            f"--port={self.port}",
+            "--bind-address=127.0.0.1",
+            f"--socket={self.folder / 'socket'}",
+            f"--pid-file={self.folder / 'pid'}",
+            f"--log-error={self.folder / 'error.log'}",
+            "--skip-name-resolve",
+            "--max-connections=30",
+            "--innodb-buffer-pool-size=16M",
+            *as_root_user(),
+        ]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            try:
+                asyncio.run(run_statements(self.admin_url, "SELECT 1"))
+                return
+            except (OSError, asyncmy.errors.OperationalError):  # refused, or not accepting connections yet
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"MariaDB did not start:\n{self.error_log()}") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        """A clean shutdown (SIGTERM); SIGKILL if it takes too long."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(START_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def error_log(self) -> str:
+        path = self.folder / "error.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+@pytest.fixture(scope="module")
+def mariadb() -> Iterator[MariaDB]:
+    """One MariaDB server of our own per module, with an application account that has a password."""
+    folder = Path(tempfile.mkdtemp(prefix="mariadb-faults-"))
+    server = MariaDB(folder, free_port())
+    try:
+        server.install()
+        server.start()
+        asyncio.run(
+            run_statements(
+                server.admin_url,
+                f"CREATE DATABASE {DATABASE} CHARACTER SET utf8mb4",
+                f"CREATE USER '{APP_USER}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'",
+                f"GRANT ALL ON {DATABASE}.* TO '{APP_USER}'@'127.0.0.1'",
+            )
+        )
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- a stopped and restarted server ------------------------------------------------------------------------
+
+
+def test_ready_follows_a_database_restart_without_restarting_the_app(mariadb: MariaDB, tmp_path) -> None:
+    env = {"DATABASE_URL": mariadb.url(), "POOL_PRE_PING": "true", "POOL_TIMEOUT": "2"}
+    with run_slow_server(env, str(tmp_path / "server.log")) as server:
+        before = [request(f"{server.base_url}{path}") for path in ("/items", "/health/ready")]
+        mariadb.stop()
+        try:
+            ready_down = request(f"{server.base_url}/health/ready")
+            items_down = request(f"{server.base_url}/items")
+        finally:
+            mariadb.start()
+        after = [request(f"{server.base_url}{path}") for path in ("/health/ready", "/items", "/items")]
+    log = server.output()
+
+    print(f"database down: {ready_down.status}, {items_down.status}; after restart: {[r.status for r in after]}")
+    assert [reply.status for reply in before] == [200, 200]
+    assert PASSWORD not in before[1].body.decode()
+    assert "***" in before[1].json()["database"]["url"]  # type: ignore[index]
+    assert ready_down.status == 503
+    assert ready_down.headers["retry-after"] == "1"
+    assert "database unreachable" in ready_down.json()["detail"]  # type: ignore[index]
+    assert items_down.status == 503
+    assert items_down.headers["retry-after"] == "1"
+    assert [reply.status for reply in after] == [200, 200, 200]
+    assert PASSWORD not in log
+
+
+# --- secrets -----------------------------------------------------------------------------------------------
+
+
+def test_wrong_password_is_a_503_and_never_printed(mariadb: MariaDB, tmp_path) -> None:
+    wrong = "Wrong-pw-3Kd9"
+    env = {"DATABASE_URL": mariadb.url(wrong), "POOL_TIMEOUT": "2"}
+    with run_slow_server(env, str(tmp_path / "server.log")) as server:
+        replies = {path: request(f"{server.base_url}{path}") for path in ("/items", "/health/ready", "/leak-secret")}
+    log = server.output()  # after the server stopped: the traceback is written once the 500 has been sent
+
+    statuses = {path: reply.status for path, reply in replies.items()}
+    print(f"wrong password: {statuses}, password in output: no")
+    assert replies["/items"].status == 503
+    assert replies["/health/ready"].status == 503
+    assert replies["/leak-secret"].status == 500
+    assert "503 for GET /items" in log
+    assert "Access denied" in log  # the server's refusal is logged, and names no password
+    # the route's error quotes DATABASE_URL; the traceback uvicorn logs shows it masked
+    assert f"could not use mysql+asyncmy://{APP_USER}:***@127.0.0.1:{mariadb.port}/{DATABASE}" in log
+    for text in [log, *(reply.body.decode() for reply in replies.values())]:
+        assert wrong not in text
+        assert PASSWORD not in text
+
+
+# --- leaks and shutdown (on the shared server) ---------------------------------------------------------------
+
+# the app's transactions that InnoDB holds open, and what the app's connections are doing
+OPEN_TRANSACTIONS = (
+    "SELECT t.trx_id FROM information_schema.innodb_trx t "
+    "JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id WHERE p.db = %s"
+)
+COMMANDS = "SELECT command FROM information_schema.processlist WHERE db = %s AND id <> CONNECTION_ID()"
+
+
+async def test_failing_requests_leave_no_open_transaction(database_url: str) -> None:
+    name = str(make_url(database_url).database)
+    app = create_app(Settings(_env_file=None, database_url=database_url))
+    async with app.router.lifespan_context(app):
+        async with app.state.engine.connect() as connection:  # the probe sees an open transaction of the app
+            await connection.execute(insert(Note).values(title="left open"))
+            seen_open = await admin_fetch(OPEN_TRANSACTIONS, name)
+        statuses = await send_flaky_requests(app)
+        checked_out = app.state.engine.pool.checkedout()
+        open_transactions = await admin_fetch(OPEN_TRANSACTIONS, name)
+        commands = [row[0] for row in await admin_fetch(COMMANDS, name)]
+
+    print(f"after 1000 requests: {checked_out} checked out, {len(open_transactions)} open transaction(s), {commands}")
+    assert len(seen_open) == 1
+    assert statuses.count(500) == 1000 // FAIL_EVERY
+    assert statuses.count(200) == 1000 - 1000 // FAIL_EVERY
+    assert checked_out == 0
+    assert open_transactions == []
+    assert commands
+    assert set(commands) == {"Sleep"}
+
+
+def test_sigterm_leaves_no_connection_of_the_app(database_url: str, tmp_path) -> None:
+    name = str(make_url(database_url).database)
+    with run_slow_server({"DATABASE_URL": database_url}, str(tmp_path / "server.log")) as server:
+        with ThreadPoolExecutor(4) as pool:
+            for reply in pool.map(lambda _: request(f"{server.base_url}/items"), range(8)):
+                assert reply.status == 200
+            in_flight = pool.submit(timed, get(f"{server.base_url}/slow?seconds=1"))
+            wait_until_holding(server)
+            server.process.send_signal(signal.SIGTERM)
+            during = len(app_connections(name))
+            finished = in_flight.result()
+        server.process.wait(30)
+
+    wait_until(lambda: not app_connections(name), 30, "the app's connections outlived the server")
+    print(f"connections of the app: {during} while draining, 0 after shutdown")
+    assert finished.status == 200
+    assert during >= 1
+    assert "Application shutdown complete" in server.output()
