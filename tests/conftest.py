@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.rendering import TEMPLATE, ensure_venv
-from tests.variants import uses_mysql, uses_pgbouncer, uses_postgresql
+from tests.variants import ALL, uses_mysql, uses_pgbouncer, uses_postgresql
 
 POSTGRES = ("127.0.0.1", 5432)
 MYSQL = ("127.0.0.1", 3306)
@@ -18,6 +18,22 @@ MYSQL = ("127.0.0.1", 3306)
 def pytest_configure(config: pytest.Config) -> None:
     # The template's own runs are strict: a smoke test that cannot run fails instead of warning
     os.environ.setdefault("TEMPLATE_STRICT", "1")
+
+
+def work_order(item: pytest.Item) -> int:
+    """Longest work first. `--dist loadgroup` hands out the groups with the most tests first and keeps this order among
+    the rest: the variants on a database server (whose suites take longest) before the SQLite ones, then the ungrouped
+    tests that render and install a project (marked slow), then the quick ones; so the run does not end with one
+    process alone on a long piece of work while the other has nothing left."""
+    group = item.get_closest_marker("xdist_group")
+    if group is not None:
+        answers = ALL.get(str(group.args[0]), {})
+        return 1 if answers.get("database") == "sqlite" else 0
+    return 2 if item.get_closest_marker("slow") else 3
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=work_order)  # stable: the collection order stays within each rank
 
 
 def require_server(name: str, address: tuple[str, int], start: str) -> None:

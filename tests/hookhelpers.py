@@ -1,7 +1,6 @@
 """Run the real cookiecutter CLI on this template, and load the hook scripts as modules, for test_hooks.py."""
 
 import importlib.util
-import os
 import shutil
 import subprocess
 import sys
@@ -9,6 +8,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+
+from tests.rendering import child_env
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 HOOKS = TEMPLATE / "hooks"
@@ -65,7 +66,7 @@ def bake(
     output_dir.mkdir(parents=True, exist_ok=True)
     extra_context = [f"{key}={value}" for key, value in answers.items()]
     command = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(output_dir), str(template), *extra_context]
-    inherited = {name: value for name, value in os.environ.items() if name not in HOOK_VARIABLES}
+    inherited = {name: value for name, value in child_env().items() if name not in HOOK_VARIABLES}
     started = time.monotonic()
     result = subprocess.run(
         command,

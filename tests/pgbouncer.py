@@ -64,6 +64,18 @@ def alive(pid: int) -> bool:
     return True
 
 
+def transactions(port: int) -> int:
+    """How many transactions the PgBouncer on this port has passed on so far, from its admin console (SHOW TOTALS)."""
+    totals = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "pgbouncer", "-At", "-c", "SHOW TOTALS"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    return int(dict(line.split("|") for line in totals.splitlines() if "|" in line)["total_xact_count"])
+
+
 def stop(folder: Path) -> None:
     """SIGTERM (immediate shutdown) by pidfile, SIGKILL if it lingers."""
     pidfile = folder / "pgbouncer.pid"

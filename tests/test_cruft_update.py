@@ -6,13 +6,14 @@ uv.lock), and in the temporary renders of update, where it must prune only (no .
 """
 
 import json
-import os
 import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from tests.hookhelpers import HOOK_VARIABLES, copy_template, load_hook
-from tests.rendering import run, tool
+from tests.rendering import child_env, run, tool
 
 post_gen = load_hook("post_gen_project")
 
@@ -31,7 +32,7 @@ POOL_DOC_LINE = "Pool note added in commit B."
 
 def hook_free_env(**extra: str) -> dict[str, str]:
     """The caller's environment without the hook settings (none is needed for cruft), plus a git identity."""
-    env = {name: value for name, value in os.environ.items() if name not in HOOK_VARIABLES}
+    env = {name: value for name, value in child_env().items() if name not in HOOK_VARIABLES}
     return {**env, **GIT_IDENTITY, **extra}
 
 
@@ -55,6 +56,7 @@ def cruft(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Comp
     )
 
 
+@pytest.mark.slow
 def test_cruft_update_brings_the_template_change_and_keeps_the_users(tmp_path: Path) -> None:
     template = copy_template(tmp_path / "template")
     git(template, "init", "--quiet")

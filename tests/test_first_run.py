@@ -2,7 +2,6 @@
 end with a service that answers GET /items (for PostgreSQL and MySQL the steps create the database first)."""
 
 import json
-import os
 import shlex
 import subprocess
 import time
@@ -16,6 +15,9 @@ import pytest
 from tests.conftest import require_mysql, require_postgres
 from tests.hookhelpers import bake
 from tests.pgbouncer import free_port
+from tests.rendering import child_env
+
+pytestmark = pytest.mark.slow  # renders and installs a project: scheduled first (tests/conftest.py)
 
 START_WAIT = 60  # seconds uvicorn may take to answer before the test gives up (a hang guard, not an assertion)
 
@@ -100,7 +102,7 @@ def run_steps(steps: list[str], folder: Path, env: dict[str, str]) -> dict[str, 
 def user_environment(extra: dict[str, str]) -> dict[str, str]:
     """The shell of a user who has not configured anything: no service settings exported."""
     settings = {"DATABASE_URL", "ADMIN_DATABASE_URL", "WORKERS", "WEB_CONCURRENCY", "SMOKE_DATABASE_URL"}
-    clean = {name: value for name, value in os.environ.items() if name.upper() not in settings}
+    clean = {name: value for name, value in child_env().items() if name.upper() not in settings}
     return {**clean, **extra}
 
 

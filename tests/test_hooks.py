@@ -187,7 +187,7 @@ def test_pre_gen_old_connection_mode_answer_is_checked_and_pgbouncer_needs_postg
 
 
 def test_one_database_question_never_asks_sqlite_users_about_postgresql() -> None:
-    assert DECLARED["database"] == ["sqlite", "postgresql", "postgresql-pgbouncer"]
+    assert DECLARED["database"] == ["sqlite", "postgresql", "postgresql-pgbouncer", "mysql"]
     assert "connection_mode" not in DECLARED
 
 
@@ -426,6 +426,7 @@ def test_pruning_mysql_project_holds_nothing_sqlite_or_postgresql_specific(tmp_p
         assert not (project / path).exists()
 
 
+@pytest.mark.slow
 def test_smoke_sqlite_passes_with_the_answers_and_keeps_the_venv(tmp_path: Path) -> None:
     answers = {"database": "sqlite", "pool_size": "3", "max_overflow": "2", "pool_pre_ping": "no"}
 
@@ -449,6 +450,7 @@ def test_smoke_sqlite_passes_with_the_answers_and_keeps_the_venv(tmp_path: Path)
     assert not list(project.glob("*.db*"))  # the smoke used a throwaway file, not the project's database
 
 
+@pytest.mark.slow
 def test_smoke_postgresql_reachable_passes_and_can_drop_the_venv(tmp_path: Path) -> None:
     answers = {"database": "postgresql", "pool_size": "7", "max_overflow": "3", "pool_recycle": "-1"}
 
@@ -464,6 +466,7 @@ def test_smoke_postgresql_reachable_passes_and_can_drop_the_venv(tmp_path: Path)
     assert "TEMPLATE_KEEP_VENV=0 removed it" in baked.output
 
 
+@pytest.mark.slow
 def test_smoke_pgbouncer_project_runs_against_the_server_named_for_the_smoke(tmp_path: Path) -> None:
     answers = {"database": "postgresql-pgbouncer"}
     env = {"TEMPLATE_STRICT": "1", "TEMPLATE_SMOKE_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/x"}
@@ -474,6 +477,7 @@ def test_smoke_pgbouncer_project_runs_against_the_server_named_for_the_smoke(tmp
     assert "smoke test passed (postgresql; .venv " in baked.output
 
 
+@pytest.mark.slow
 def test_smoke_postgresql_unreachable_keeps_the_project_and_warns(tmp_path: Path) -> None:
     baked = bake(tmp_path, {"database": "postgresql"}, {"ADMIN_DATABASE_URL": CLOSED_PORT_ADMIN_URL})
 
@@ -484,6 +488,7 @@ def test_smoke_postgresql_unreachable_keeps_the_project_and_warns(tmp_path: Path
     assert (baked.project() / "src/order_service/postgres.py").is_file()
 
 
+@pytest.mark.slow
 def test_smoke_postgresql_unreachable_fails_in_strict_mode(tmp_path: Path) -> None:
     env = {"ADMIN_DATABASE_URL": CLOSED_PORT_ADMIN_URL, "TEMPLATE_STRICT": "1"}
 
@@ -495,6 +500,7 @@ def test_smoke_postgresql_unreachable_fails_in_strict_mode(tmp_path: Path) -> No
     assert baked.leftovers == []  # cookiecutter removes a project whose post-gen hook failed
 
 
+@pytest.mark.slow
 def test_smoke_offline_install_keeps_the_project_and_warns(tmp_path: Path) -> None:
     env = {"UV_OFFLINE": "1", "UV_CACHE_DIR": str(tmp_path / "empty-cache")}
 
@@ -506,6 +512,7 @@ def test_smoke_offline_install_keeps_the_project_and_warns(tmp_path: Path) -> No
     assert (baked.project() / "pyproject.toml").is_file()
 
 
+@pytest.mark.slow
 def test_smoke_broken_project_fails_with_the_check_and_how_to_reproduce(tmp_path: Path) -> None:
     """A template whose /items answers wrongly renders, but the hook refuses the result."""
     broken = copy_template(tmp_path / "template")
@@ -521,6 +528,7 @@ def test_smoke_broken_project_fails_with_the_check_and_how_to_reproduce(tmp_path
     assert baked.leftovers == []
 
 
+@pytest.mark.slow
 def test_longest_allowed_names_render_ruff_clean(tmp_path: Path) -> None:
     """The length limits in pre-gen are what keeps the generated code within ruff's 120 columns."""
     package = "p" * pre_gen.MAX_PACKAGE_NAME

@@ -8,12 +8,15 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import require_postgres
 from tests.hookhelpers import bake
 from tests.pgbouncer import running_pgbouncer
 from tests.rendering import ensure_venv, run
+
+pytestmark = pytest.mark.slow  # renders and installs a project: scheduled first (tests/conftest.py)
 
 WORKFLOW_PORT = "6432"
 

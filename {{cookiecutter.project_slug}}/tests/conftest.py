@@ -63,6 +63,14 @@ async def database_url(server_url: str, migrated_template: str) -> AsyncIterator
         yield url
 
 
+@pytest.fixture(scope="module")
+async def module_database_url(server_url: str, migrated_template: str) -> AsyncIterator[str]:
+    """A copy of the migrated template shared by one module's tests (for a server they share: tests that only read,
+    or that do not depend on what the others wrote)."""
+    async with scratch_database(server_url, template=migrated_template) as url:
+        yield url
+
+
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(_env_file=None, database_url=database_url)

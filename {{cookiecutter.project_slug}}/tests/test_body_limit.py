@@ -4,7 +4,6 @@ declares its Content-Length or arrives in chunks; raw sockets, so the client con
 import json
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,9 +15,11 @@ CHUNK = 65_536
 HANG_GUARD_SECONDS = 30  # a server that waited for the rest of the body would never answer: fail instead of hanging
 
 
-@pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
-    with run_server({"DATABASE_URL": database_url}, str(tmp_path / "server.log")) as running:
+@pytest.fixture(scope="module")
+def server(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the module: each test opens its own connections, and none depends on what another wrote."""
+    log_path = tmp_path_factory.mktemp("body-limit") / "server.log"
+    with run_server({"DATABASE_URL": module_database_url}, str(log_path)) as running:
         yield running
 
 
