@@ -27,6 +27,11 @@ def prepare_engine(engine: AsyncEngine, settings: Settings) -> None:
         cursor.close()
 
 
+def read_isolation_level(settings: Settings) -> str | None:
+    # the driver then sends no BEGIN: each statement reads a consistent snapshot of its own (WAL)
+    return "AUTOCOMMIT"
+
+
 async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: int) -> str | None:
     """Nothing to check: SQLite has no server-side connection limit."""
     return None
