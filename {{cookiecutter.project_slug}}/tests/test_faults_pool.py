@@ -44,7 +44,8 @@ async def test_failing_requests_leave_no_connection_checked_out(app: FastAPI) ->
     statuses = await send_flaky_requests(app)
 
     left = app.state.engine.pool.checkedout()
-    print(f"after 1000 requests ({statuses.count(500)} failed on purpose): {left} connection(s) checked out")
-    assert statuses.count(500) == 1000 // FAIL_EVERY
+    print(f"after 1000 requests ({1000 - statuses.count(200)} failed on purpose): {left} connection(s) checked out")
+    # the read path's failing statement (no such table) is a 500, or a 503 where the driver calls it operational
+    assert statuses.count(500) + statuses.count(503) == 1000 // FAIL_EVERY
     assert statuses.count(200) == 1000 - 1000 // FAIL_EVERY
     assert left == 0

@@ -27,7 +27,8 @@ class Backend(Protocol):
 
     def read_isolation_level(self, settings: Settings) -> str | None:
         """The isolation level of the read path's connections: "AUTOCOMMIT" when statements can safely run
-        without a transaction, None to keep the engine's (the read path then runs in a short transaction)."""
+        without a transaction, None to keep the engine's (each statement then runs as a session's would, in a
+        transaction of its own if the driver opens one)."""
         ...
 
     async def check_pool_sizing(self, engine: AsyncEngine, settings: Settings, workers: int) -> str | None:

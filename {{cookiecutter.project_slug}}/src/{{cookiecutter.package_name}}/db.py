@@ -4,9 +4,9 @@ The read path (ReaderDep) is for hot read-only routes: each statement on a conne
 limits, pre-ping, POOL_TIMEOUT and 503s, metrics), in autocommit where the backend allows it, with no ORM session
 and no transaction; the connection goes back to the pool as soon as the rows are read. The README's benchmark
 measures what that saves. A route must not use it when it writes, when several statements must see one snapshot
-(each statement stands alone), or when it must see its own request's uncommitted writes made on a session. Behind
-PgBouncer in transaction pooling mode each statement runs in a short transaction of its own instead (autocommit
-is not safe there).
+(each statement stands alone), or when it must see its own request's uncommitted writes made on a session.
+The database's module says how its reads run and why (read_isolation_level): in autocommit where that is safe and
+saves round trips, else each statement in a short transaction of its own.
 """
 
 import asyncio

@@ -28,8 +28,9 @@ def prepare_engine(engine: AsyncEngine, settings: Settings) -> None:
 
 
 def read_isolation_level(settings: Settings) -> str | None:
-    # the driver then sends no BEGIN: each statement reads a consistent snapshot of its own (WAL)
-    return "AUTOCOMMIT"
+    """None: the sqlite3 module opens a transaction only before a write, so a read already runs in none; switching
+    to AUTOCOMMIT and back would cost two trips to aiosqlite's thread per statement and save nothing."""
+    return None
 
 
 async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: int) -> str | None:
