@@ -32,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass
@@ -41,7 +42,7 @@ from uuid import uuid4
 from {{ cookiecutter.package_name }}.settings import Settings, get_settings
 
 from scripts import bench_{{ cookiecutter.__driver_module }} as driver
-from scripts.bench_load import Load, fixed_rate, python_load, wrk_load
+from scripts.bench_load import Load, Samples, fixed_rate, python_load, wrk_load
 from scripts.bench_references import CORE_PATH, POOL_DRIVER_PATH, READ_PATH
 from tests.live_server import Server, run_server, wait_until_live
 from tests.migrate import upgrade
@@ -150,6 +151,8 @@ class OpenLoopResult:
     p99_ms: float
     p999_ms: float
     errors: int
+    answered_errors: int
+    error_kinds: str
 
 
 # --- server connections --------------------------------------------------------------------------------------------
@@ -332,15 +335,20 @@ async def ladder(args: argparse.Namespace, servers: Servers, sampler: Connection
 
 async def open_loop(args: argparse.Namespace, servers: Servers) -> list[OpenLoopResult]:
     """The service's maximum throughput (closed loop, the built-in client: the same one as the open loop, which
-    costs the machine more than wrk), then fixed rates at OPEN_LOOP_LOADS % of it, this pool and stock in turn.
+    costs the machine more than wrk), then fixed rates at OPEN_LOOP_LOADS % of it; this pool and stock take turns
+    in slices (--rounds of them), so that a burst of other work on the machine is shared out.
     Runs on the servers the ladder's last round left running."""
     try:
         maximum = (await python_load(servers.url_of(SERVICE), OPEN_LOOP_CLIENTS, args.duration)).rps
         results = []
         for percent in OPEN_LOOP_LOADS:
             rate = maximum * percent / 100
+            samples = {target: Samples([], Counter()) for target in OPEN_LOOP_TARGETS}
+            for _ in range(args.rounds):
+                for target in OPEN_LOOP_TARGETS:
+                    await fixed_rate(servers.url_of(target), rate, args.duration / args.rounds, samples[target])
             for target in OPEN_LOOP_TARGETS:
-                load = await fixed_rate(servers.url_of(target), rate, args.duration)
+                load = samples[target].load()
                 results.append(
                     OpenLoopResult(
                         target.name,
@@ -352,6 +360,8 @@ async def open_loop(args: argparse.Namespace, servers: Servers) -> list[OpenLoop
                         load.p99_ms,
                         load.p999_ms,
                         load.errors,
+                        load.answered_errors,
+                        load.error_kinds,
                     )
                 )
     finally:
@@ -457,6 +467,9 @@ def print_open_loop(results: list[OpenLoopResult]) -> None:
             f" {result.p50_ms:>8.2f} {result.p99_ms:>8.2f} {result.p999_ms:>9.2f}"
             f" {ratio(result.p99_ms, result.p50_ms):>7.1f} {result.errors:>6}"
         )
+    for result in results:
+        if result.errors:
+            print(f"errors, {result.target} at {result.load_percent}%: {result.error_kinds}")
     for percent in sorted({result.load_percent for result in results}):
         by_target = {result.target: result for result in results if result.load_percent == percent}
         service, stock = by_target[SERVICE.name], by_target[STOCK.name]
@@ -483,8 +496,12 @@ def problems(results: list[Result], open_results: list[OpenLoopResult], settings
                 f"more than (pool_size + max_overflow) x workers = {limit}"
             )
     for open_result in open_results:
-        if open_result.target == SERVICE.name and open_result.errors:
-            found.append(f"service had {open_result.errors} errors at {open_result.load_percent}% open-loop load")
+        # answers only: past its capacity an open loop's requests queue without bound, and time out in the client
+        if open_result.target == SERVICE.name and open_result.answered_errors:
+            found.append(
+                f"service answered {open_result.answered_errors} requests with errors at "
+                f"{open_result.load_percent}% open-loop load ({open_result.error_kinds})"
+            )
     return found
 
 

@@ -14,6 +14,7 @@ import math
 import re
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 REQUEST_TIMEOUT_SECONDS = 10
@@ -29,18 +30,24 @@ class Load:
     p99_ms: float
     errors: int
     p999_ms: float = math.nan
+    answered_errors: int = 0  # errors that were HTTP answers (not 200), the rest being timeouts and broken connections
+    error_kinds: str = ""  # e.g. "HTTP 503: 3, TimeoutError: 1" (the built-in client only)
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-def summary(latencies: list[float], seconds: float, errors: int) -> Load:
-    """Requests per second and percentiles (ms) of latencies given in seconds."""
+def summary(latencies: list[float], seconds: float, errors: Counter[str]) -> Load:
+    """Requests per second and percentiles (ms) of latencies given in seconds; errors counted by kind."""
+    count = sum(errors.values())
+    answered = sum(n for kind, n in errors.items() if kind.startswith("HTTP "))
+    kinds = ", ".join(f"{kind}: {n}" for kind, n in errors.most_common())
     if len(latencies) < 2:
-        return Load(len(latencies), seconds, math.nan, math.nan, errors)
+        return Load(len(latencies), seconds, math.nan, math.nan, count, math.nan, answered, kinds)
     cuts = statistics.quantiles(latencies, n=1000, method="inclusive")
-    return Load(len(latencies), seconds, cuts[499] * 1000, cuts[989] * 1000, errors, cuts[998] * 1000)
+    p50, p99, p999 = (cuts[index] * 1000 for index in (499, 989, 998))
+    return Load(len(latencies), seconds, p50, p99, count, p999, answered, kinds)
 
 
 # --- wrk -------------------------------------------------------------------------------------------------------------
@@ -126,25 +133,25 @@ async def python_load(url: str, clients: int, duration: float) -> Load:
     """`clients` keep-alive connections, each sending GET requests back to back until the time is up."""
     host, port, payload = split_url(url)
     latencies: list[float] = []
-    errors = 0
+    errors: Counter[str] = Counter()
     started = time.perf_counter()
     deadline = started + duration
 
     async def client() -> None:
-        nonlocal errors
         connection: Connection | None = None
         while time.perf_counter() < deadline:
             sent = time.perf_counter()
             try:
                 connection, status = await exchange(connection, host, port, payload)
-            except CLIENT_ERRORS:
-                errors += 1
+            except CLIENT_ERRORS as error:
+                errors[type(error).__name__] += 1
                 if connection is not None:
                     connection[1].close()
                 connection = None
                 continue
             latencies.append(time.perf_counter() - sent)
-            errors += status != 200
+            if status != 200:
+                errors[f"HTTP {status}"] += 1
         if connection is not None:
             connection[1].close()
 
@@ -152,33 +159,45 @@ async def python_load(url: str, clients: int, duration: float) -> Load:
     return summary(latencies, time.perf_counter() - started, errors)
 
 
-async def fixed_rate(url: str, rate: float, duration: float) -> Load:
-    """Open loop: `rate` GET requests per second for `duration` seconds, each timed from when it was due.
+@dataclass
+class Samples:
+    """Latencies (seconds) and errors by kind gathered over one or more timed runs, and the seconds they took."""
 
-    Requests go out on idle keep-alive connections, or new ones up to OPEN_LOOP_CONNECTIONS. rps in the result is
-    the rate achieved: answered requests over the time from the first due time to the last answer.
+    latencies: list[float]
+    errors: Counter[str]
+    seconds: float = 0.0
+
+    def load(self) -> Load:
+        return summary(self.latencies, self.seconds, self.errors)
+
+
+async def fixed_rate(url: str, rate: float, duration: float, into: Samples | None = None) -> Samples:
+    """Open loop: `rate` GET requests per second for `duration` seconds, each timed from when it was due; adds to
+    `into` when given (runs taking turns with other targets' add up), else to new Samples.
+
+    Requests go out on idle keep-alive connections, or new ones up to OPEN_LOOP_CONNECTIONS. The seconds counted are
+    from the first due time to the last answer, so answered requests over seconds is the rate achieved.
     """
     host, port, payload = split_url(url)
+    samples = into if into is not None else Samples([], Counter())
     idle: list[Connection] = []
     slots = asyncio.Semaphore(OPEN_LOOP_CONNECTIONS)
-    latencies: list[float] = []
-    errors = 0
     total = max(1, round(rate * duration))
     start = time.perf_counter() + 0.01
 
     async def one(due: float) -> None:
-        nonlocal errors
         async with slots:
             connection = idle.pop() if idle else None
             try:
                 connection, status = await exchange(connection, host, port, payload)
-            except CLIENT_ERRORS:
-                errors += 1
+            except CLIENT_ERRORS as error:
+                samples.errors[type(error).__name__] += 1
                 if connection is not None:
                     connection[1].close()
                 return
-            latencies.append(time.perf_counter() - due)
-            errors += status != 200
+            samples.latencies.append(time.perf_counter() - due)
+            if status != 200:
+                samples.errors[f"HTTP {status}"] += 1
             idle.append(connection)
 
     tasks: list[asyncio.Task[None]] = []
@@ -191,7 +210,7 @@ async def fixed_rate(url: str, rate: float, duration: float) -> Load:
         if sent < total:
             await asyncio.sleep(max(0.0, start + sent / rate - time.perf_counter()))
     await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - start
+    samples.seconds += time.perf_counter() - start
     for _, writer in idle:
         writer.close()
-    return summary(latencies, elapsed, errors)
+    return samples

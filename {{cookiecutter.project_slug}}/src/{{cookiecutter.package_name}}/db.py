@@ -98,7 +98,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 class Reader:
     """The read path: runs one statement at a time on a pooled connection in the backend's read isolation level
-    (autocommit), checked out for that statement only and returned before the route uses the rows.
+    (autocommit where it is safe), checked out for that statement only and returned before the route uses the rows.
 
     The same pool as the sessions (its limits, POOL_TIMEOUT and 503s, pre-ping, metrics, tracing), without the ORM
     session, without a transaction where the backend allows it, and in one hop into SQLAlchemy per statement.
@@ -106,7 +106,7 @@ class Reader:
 
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         level = backend.read_isolation_level(settings)
-        self.autocommit = level is not None
+        self.autocommit = level == "AUTOCOMMIT"
         options = {"isolation_level": level} if level is not None else {}
         self.engine = engine.sync_engine.execution_options(**options)
 
@@ -126,9 +126,12 @@ class Reader:
         finally:
             try:
                 connection.close()
-            except Exception as error:
+            except Exception as error:  # as release_session: the connection is discarded, the statement's outcome kept
                 logger.warning("discarding a broken database connection: %s", type(error).__name__)
-                connection.invalidate()
+                try:
+                    connection.invalidate()
+                except Exception as second:
+                    logger.warning("could not invalidate the connection either: %s", type(second).__name__)
 
 
 async def get_reader(request: Request) -> Reader:
