@@ -237,6 +237,8 @@ class Servers:
             env["WORKERS"] = str(self.workers)  # the service's sizing check counts the workers' pools
             log_path = str(self.logs / f"{target.server}-{self.workers}.log")
             args = (*UVICORN_ARGS, "--workers", str(self.workers))
+            if self.workers > 1:  # a worker still importing on a busy machine must not be taken for a hung one
+                args += ("--timeout-worker-healthcheck", str(STARTUP_TIMEOUT_SECONDS))
             stack = self.stacks[target.server] = ExitStack()
             server = run_server(env, log_path, app=target.app, extra_args=args, wait=False)
             self.servers[target.server] = stack.enter_context(server)

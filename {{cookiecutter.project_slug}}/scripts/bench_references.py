@@ -93,11 +93,12 @@ async def engine_lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_engine_app() -> FastAPI:
     """Two rungs on the service's engine and pool: the driver alone, and SQLAlchemy Core."""
     app = bare(engine_lifespan)
+    # checked out as the read path's are (in autocommit, the pre-ping opens no transaction), then the driver's API
+    in_autocommit = backend.read_isolation_level(get_settings()) == "AUTOCOMMIT"
 
     @app.get(POOL_DRIVER_PATH)
     async def through_driver(request: Request) -> dict[str, int]:
-        # checked out as the read path does (no transaction opened by the pre-ping), then the driver's own API
-        autocommit = AUTOCOMMIT_CHECKOUT.set(True)
+        autocommit = AUTOCOMMIT_CHECKOUT.set(in_autocommit)
         try:
             connection = await request.app.state.engine.raw_connection()
         finally:
