@@ -96,7 +96,7 @@ CORE = Target(
     "core", "engine", "create_engine_app", CORE_PATH, "SQLAlchemy Core on the service's engine, in a transaction"
 )
 READ = Target(
-    "read_path", "service", "create_service_app", READ_PATH, "this service's read path (ReaderDep): Core, autocommit"
+    "read_path", "service", "create_service_app", READ_PATH, "this service's read path (ReaderDep): Core, no session"
 )
 SERVICE = Target(
     "service", "service", "create_service_app", "/items", "this service: GET /items, an AsyncSession on its pool"
