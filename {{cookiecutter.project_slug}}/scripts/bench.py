@@ -1,30 +1,40 @@
-"""Benchmark GET /items: this service's pool against SQLAlchemy's stock pool, NullPool and a raw driver pool.
+"""Benchmark: the cost ladder from the raw driver to this service, and open-loop tail latency.
 
-    python -m scripts.bench                      # 16, 64 and 256 clients, 10 s each
-    python -m scripts.bench --quick              # short run for CI: 2 s each
-    python -m scripts.bench --duration 20 --concurrency 64
-    python -m scripts.bench --quick --concurrency 16 --variant LOG_FORMAT=json   # + the service with JSON logs
+    python -m scripts.bench                      # 16, 64 and 256 clients, 3 rounds of 10 s, then the open loop
+    python -m scripts.bench --quick              # for CI: 64 clients, 1 round of 1 s
+    python -m scripts.bench --concurrency 64 --workers 1,2
 
-All four apps run as real uvicorn servers (uvloop, httptools) on 127.0.0.1 against a throwaway, migrated database
-on the configured server (DATABASE_URL), each logging a line per request as deployed (uvicorn's access line; with
-LOG_FORMAT=json the service's own JSON line instead). Load comes from wrk when it is installed, else from a built-in asyncio
-HTTP/1.1 client. --variant NAME=VALUE adds a fifth server: the pooled service with that environment variable set,
-taking turns with the others, so that a setting's cost is read as a ratio to the pooled service in the same run.
-Exit code 1 when the pooled service (or its variant) had errors or held more connections than its pool allows.
+Every rung of the ladder (scripts/bench_references.py) is a real uvicorn server (uvloop, httptools) started by this
+script on 127.0.0.1 against a throwaway, migrated database on the configured server (DATABASE_URL), serving the same
+query with a pool of the same size; closed-loop load comes from wrk when installed, else from the built-in asyncio
+client (scripts/bench_load.py). The open loop then sends requests at a fixed rate (50% and 90% of the service's
+measured maximum) to the service with this pool and with SQLAlchemy's (POOL_CLASS=stock), latency counted from the
+time each request was due. Exit code 1 when the service (or a rung on its pool) had errors or held more connections
+than its pool allows.
+
+A database's part lives in scripts/bench_<driver>.py, imported as `driver`; such a module provides:
+
+    async def fetch_number(connection) -> int     # SELECT 1 AS number on a bare driver connection
+    async def open_raw_pool(settings) -> RawPool  # the driver's own pool of pool_size + max_overflow connections,
+                                                  # with `async fetch_number() -> int` and `async close()`
+    async def open_monitor(settings) -> Monitor | None   # None: no server connections to count; else an object
+                                                  # with `async pids(application_name) -> list[int]`, `async close()`
+    def connections_note(settings) -> str | None  # a line printed under the tables (why counts are missing)
 """
 
 import argparse
 import asyncio
 import json
 import math
-import re
+import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from uuid import uuid4
@@ -32,172 +42,117 @@ from uuid import uuid4
 from {{ cookiecutter.package_name }}.settings import Settings, get_settings
 
 from scripts import bench_{{ cookiecutter.__driver_module }} as driver
-from tests.live_server import run_server
+from scripts.bench_load import Load, Samples, fixed_rate, python_load, wrk_load
+from scripts.bench_references import CORE_PATH, POOL_DRIVER_PATH, READ_PATH
+from tests.live_server import Server, run_server, wait_until_live
 from tests.migrate import upgrade
 from tests.scratch_{{ cookiecutter.__driver_module }} import scratch_database
 
-UVICORN_ARGS = ("--loop", "uvloop", "--http", "httptools")
-REFERENCE_ARGS = ("--factory",)
-REQUEST_TIMEOUT_SECONDS = 10
+UVICORN_ARGS = ("--loop", "uvloop", "--http", "httptools", "--factory")
 SAMPLE_INTERVAL_SECONDS = 0.05
-
+STARTUP_TIMEOUT_SECONDS = 60  # every server of a round starts at once, on a machine the load generator shares
+OPEN_LOOP_LOADS = (50, 90)  # % of the service's measured maximum throughput
+OPEN_LOOP_CLIENTS = 64  # closed-loop clients measuring that maximum
 
 # Server connections are counted by application_name: one of its own per run, so that two runs on one server
 # (or a test suite running beside it) are not counted together
 RUN_ID = uuid4().hex[:8]
+REFERENCES = "scripts.bench_references"
 
 
 @dataclass(frozen=True)
 class Target:
     name: str
-    app: str
-    extra_args: tuple[str, ...]
+    server: str  # targets naming the same server share its process (they are the same app on other paths)
+    factory: str  # in scripts/bench_references.py
+    path: str
+    meaning: str
     env: tuple[tuple[str, str], ...] = ()
+    on_service_pool: bool = True  # must have no errors and stay within the pool's limits
 
     @property
     def application_name(self) -> str:
-        return f"bench_{self.name}_{RUN_ID}"
-
-
-SERVICE = "{{ cookiecutter.package_name }}.main:app"
-TARGETS = (
-    Target("pooled", SERVICE, ()),
-    Target("stock", SERVICE, (), (("POOL_CLASS", "stock"),)),
-    Target("nullpool", "scripts.bench_references:create_nullpool_app", REFERENCE_ARGS),
-    Target("raw", "scripts.bench_references:create_raw_app", REFERENCE_ARGS),
-)
-
-
-def targets(variant: list[tuple[str, str]]) -> tuple[Target, ...]:
-    """The four servers, and the pooled service with the --variant variables when some are given."""
-    return (*TARGETS, Target("variant", SERVICE, (), tuple(variant))) if variant else TARGETS
-
-
-def environment_variable(text: str) -> tuple[str, str]:
-    name, equals, value = text.partition("=")
-    if not equals or not name:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=VALUE")
-    return name, value
-
-
-@dataclass(frozen=True)
-class Load:
-    requests: int
-    seconds: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
+        return f"bench_{self.server}_{RUN_ID}"
 
     @property
-    def rps(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
+    def app(self) -> str:
+        return f"{REFERENCES}:{self.factory}"
+
+
+RAW = Target("raw", "raw", "create_raw_app", "/items", "the driver's own pool, no SQLAlchemy: the ceiling", (), False)
+BARE = Target(
+    "bare",
+    "bare",
+    "create_bare_app",
+    "/items",
+    "AsyncSession on SQLAlchemy's stock pool sized POOL_SIZE+MAX_OVERFLOW/0, nothing else",
+    (),
+    False,
+)
+POOL_DRIVER = Target(
+    "pool_driver", "engine", "create_engine_app", POOL_DRIVER_PATH, "a driver connection from the service's pool"
+)
+CORE = Target(
+    "core", "engine", "create_engine_app", CORE_PATH, "SQLAlchemy Core on the service's engine, in a transaction"
+)
+READ = Target(
+    "read_path", "service", "create_service_app", READ_PATH, "this service's read path (ReaderDep): Core, no session"
+)
+SERVICE = Target(
+    "service", "service", "create_service_app", "/items", "this service: GET /items, an AsyncSession on its pool"
+)
+STOCK = Target(
+    "stock",
+    "stock",
+    "create_service_app",
+    "/items",
+    "this service with POOL_CLASS=stock",
+    (("POOL_CLASS", "stock"),),
+    False,
+)
+NULLPOOL = Target(
+    "nullpool",
+    "nullpool",
+    "create_nullpool_app",
+    "/items",
+    "this service on NullPool: a connection per request",
+    (),
+    False,
+)
+TARGETS = (RAW, POOL_DRIVER, READ, CORE, BARE, SERVICE, STOCK, NULLPOOL)  # the ladder's rows, in this order
+# measured in this order: NullPool's connections are gone before the others run, and the servers the open loop
+# needs next come last
+RUN_ORDER = (NULLPOOL, RAW, POOL_DRIVER, CORE, BARE, READ, SERVICE, STOCK)
+OPEN_LOOP_TARGETS = (SERVICE, STOCK)
 
 
 @dataclass(frozen=True)
 class Result:
     target: str
+    workers: int
     clients: int
     rps: float
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_ms: float | None  # the server's CPU time per request (all its processes)
     peak_connections: int | None
     opened_connections: int | None
 
 
-# --- load generators -----------------------------------------------------------------------------------------------
-
-WRK_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
-def parse_wrk(output: str, duration: float) -> Load:
-    """Requests, latency percentiles and errors (socket errors plus non-2xx answers) from `wrk --latency` output."""
-
-    def latency(percent: str) -> float:
-        match = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
-        return float(match.group(1)) * WRK_UNITS[match.group(2)] if match else math.nan
-
-    done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", output)
-    if not done:
-        raise RuntimeError(f"cannot read wrk output:\n{output}")
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors = sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
-    errors += int(non_2xx.group(1)) if non_2xx else 0
-    seconds = float(done.group(2)) * WRK_UNITS[done.group(3)] / 1000
-    return Load(int(done.group(1)), seconds or duration, latency("50"), latency("99"), errors)
-
-
-async def wrk_load(url: str, clients: int, duration: float) -> Load:
-    seconds = max(1, round(duration))
-    process = await asyncio.create_subprocess_exec(
-        "wrk",
-        f"-t{min(2, clients)}",
-        f"-c{clients}",
-        f"-d{seconds}s",
-        f"--timeout={REQUEST_TIMEOUT_SECONDS}s",
-        "--latency",
-        url,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(f"wrk failed ({process.returncode}):\n{output.decode(errors='replace')}")
-    return parse_wrk(output.decode(), seconds)
-
-
-async def read_response(reader: asyncio.StreamReader) -> int:
-    """Read one HTTP/1.1 response with a Content-Length body; returns its status."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-    if length is None:
-        raise ValueError("response without Content-Length")
-    await reader.readexactly(int(length.group(1)))
-    return status
-
-
-async def python_load(url: str, clients: int, duration: float) -> Load:
-    """`clients` keep-alive connections, each sending GET requests back to back until the time is up."""
-    match = re.fullmatch(r"http://([^:/]+):(\d+)(/.*)", url)
-    if match is None:
-        raise ValueError(f"unsupported URL {url}")
-    host, port, path = match.group(1), int(match.group(2)), match.group(3)
-    payload = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
-    latencies: list[float] = []
-    errors = 0
-    started = time.perf_counter()
-    deadline = started + duration
-
-    async def client() -> None:
-        nonlocal errors
-        writer: asyncio.StreamWriter | None = None
-        reader: asyncio.StreamReader | None = None
-        while time.perf_counter() < deadline:
-            try:
-                async with asyncio.timeout(REQUEST_TIMEOUT_SECONDS):
-                    if writer is None or reader is None:
-                        reader, writer = await asyncio.open_connection(host, port)
-                    sent = time.perf_counter()
-                    writer.write(payload)
-                    status = await read_response(reader)
-                latencies.append(time.perf_counter() - sent)
-                errors += status != 200
-            except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-                errors += 1
-                if writer is not None:
-                    writer.close()
-                writer = reader = None
-        if writer is not None:
-            writer.close()
-
-    await asyncio.gather(*(client() for _ in range(clients)))
-    elapsed = time.perf_counter() - started
-    if len(latencies) < 2:
-        return Load(len(latencies), elapsed, math.nan, math.nan, errors)
-    cuts = statistics.quantiles(latencies, n=100)
-    return Load(len(latencies), elapsed, cuts[49] * 1000, cuts[98] * 1000, errors)
+@dataclass(frozen=True)
+class OpenLoopResult:
+    target: str
+    workers: int
+    load_percent: int
+    rate: float
+    achieved_rps: float
+    p50_ms: float
+    p99_ms: float
+    p999_ms: float
+    errors: int
+    answered_errors: int
+    error_kinds: str
 
 
 # --- server connections --------------------------------------------------------------------------------------------
@@ -219,7 +174,7 @@ class ConnectionSampler:
     @asynccontextmanager
     async def peak(self, application_name: str) -> AsyncIterator[Callable[[], tuple[int, int] | None]]:
         """Yields a function returning the highest number of connections seen at once and the number of distinct
-        server processes seen (connections opened), or None without PostgreSQL."""
+        server processes seen (connections opened), or None without server connections to count."""
         if self.monitor is None:
             yield lambda: None
             return
@@ -242,145 +197,312 @@ class ConnectionSampler:
             await asyncio.gather(task, return_exceptions=True)
 
 
+# --- servers -------------------------------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time used so far by a process and its descendants (uvicorn's workers), from /proc; None elsewhere."""
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        stats: dict[int, tuple[int, float]] = {}  # pid -> (parent pid, cpu seconds)
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:  # ended meanwhile
+                    continue
+                stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    except (OSError, ValueError, IndexError):
+        return None
+    family = {pid}
+    for _ in range(3):  # uvicorn: supervisor, workers (and a multiprocessing helper)
+        family |= {child for child, (parent, _) in stats.items() if parent in family}
+    return sum(stats[member][1] for member in family if member in stats) if pid in stats else None
+
+
+class Servers:
+    """Starts the servers of a round all at once (start-up is the slow part) and stops each when the targets on
+    it are done: only the servers being measured hold database connections, however many rungs the ladder has."""
+
+    def __init__(self, url: str, logs: Path, workers: int) -> None:
+        self.url, self.logs, self.workers = url, logs, workers
+        self.stacks: dict[str, ExitStack] = {}
+        self.servers: dict[str, Server] = {}
+
+    def start(self, targets: tuple[Target, ...]) -> None:
+        for target in targets:
+            if target.server in self.servers:
+                continue
+            env = {"DATABASE_URL": self.url, "APPLICATION_NAME": target.application_name, **dict(target.env)}
+            env["WORKERS"] = str(self.workers)  # the service's sizing check counts the workers' pools
+            log_path = str(self.logs / f"{target.server}-{self.workers}.log")
+            args = (*UVICORN_ARGS, "--workers", str(self.workers))
+            if self.workers > 1:  # a worker still importing on a busy machine must not be taken for a hung one
+                args += ("--timeout-worker-healthcheck", str(STARTUP_TIMEOUT_SECONDS))
+            stack = self.stacks[target.server] = ExitStack()
+            server = run_server(env, log_path, app=target.app, extra_args=args, wait=False, access_log=True)
+            self.servers[target.server] = stack.enter_context(server)
+        for started in self.servers.values():
+            wait_until_live(started, STARTUP_TIMEOUT_SECONDS)
+
+    def url_of(self, target: Target) -> str:
+        return f"{self.servers[target.server].base_url}{target.path}"
+
+    def cpu_seconds(self, target: Target) -> float | None:
+        return cpu_seconds(self.servers[target.server].process.pid)
+
+    def stop(self, server: str) -> None:
+        self.servers.pop(server, None)
+        stack = self.stacks.pop(server, None)
+        if stack is not None:
+            stack.close()
+
+    def stop_all(self) -> None:
+        for server in list(self.stacks):
+            self.stop(server)
+
+
+@contextmanager
+def servers_for(url: str, logs: Path, workers: int) -> Iterator[Servers]:
+    servers = Servers(url, logs, workers)
+    try:
+        yield servers
+    finally:
+        servers.stop_all()
+
+
 # --- the run -------------------------------------------------------------------------------------------------------
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    def numbers(text: str) -> list[int]:
+        return [int(part) for part in text.split(",")]
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10, help="seconds of measured load per target and level")
     parser.add_argument("--warmup", type=float, default=1, help="seconds of unmeasured load before each measurement")
-    parser.add_argument(
-        "--concurrency",
-        type=lambda text: [int(part) for part in text.split(",")],
-        default=[16, 64, 256],
-        help="comma-separated numbers of concurrent clients (default 16,64,256)",
-    )
+    parser.add_argument("--concurrency", type=numbers, help="comma-separated numbers of clients (default 16,64,256)")
     parser.add_argument("--rounds", type=int, default=3, help="turns each target takes per level (median kept)")
-    parser.add_argument("--tool", choices=["auto", "wrk", "python"], default="auto", help="load generator")
-    parser.add_argument("--quick", action="store_true", help="short run for CI: 2 s per level, 1 s warm-up")
-    parser.add_argument(
-        "--variant",
-        type=environment_variable,
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="also run the pooled service with this environment variable (repeatable), e.g. LOG_FORMAT=json",
-    )
+    parser.add_argument("--workers", type=numbers, default=[1], help="comma-separated uvicorn worker counts")
+    parser.add_argument("--tool", choices=["auto", "wrk", "python"], default="auto", help="closed-loop load generator")
+    parser.add_argument("--no-open-loop", dest="open_loop", action="store_false", help="the ladder only")
+    parser.add_argument("--quick", action="store_true", help="short run for CI: 64 clients, 1 round of 1 s")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
     if args.quick:
-        args.duration, args.warmup, args.rounds = 2, 1, 1
+        args.duration, args.warmup, args.rounds = 1, 0.5, 1
+        args.concurrency = args.concurrency or [64]
+    args.concurrency = args.concurrency or [16, 64, 256]
     if args.tool == "auto":
         args.tool = "wrk" if shutil.which("wrk") else "python"
     return args
 
 
-async def run(args: argparse.Namespace, settings: Settings) -> list[Result]:
+async def ladder(args: argparse.Namespace, servers: Servers, sampler: ConnectionSampler) -> list[Result]:
+    """Each target in turn at every level, round after round (a burst of other work on the machine is shared out);
+    each round starts the servers anew. The last round leaves the open loop's servers running."""
     generate = wrk_load if args.tool == "wrk" else python_load
+    loads: dict[tuple[Target, int], list[Load]] = {}
+    cpu: dict[tuple[Target, int], list[float | None]] = {}
+    peaks: dict[tuple[Target, int], list[tuple[int, int] | None]] = {}
+    for round_ in range(args.rounds):
+        await asyncio.to_thread(servers.start, RUN_ORDER)
+        for position, target in enumerate(RUN_ORDER):
+            url = servers.url_of(target)
+            for clients in args.concurrency:
+                key = (target, clients)
+                async with sampler.peak(target.application_name) as peak:
+                    if args.warmup > 0:
+                        await generate(url, clients, args.warmup)
+                    before = servers.cpu_seconds(target)
+                    load = await generate(url, clients, args.duration)
+                    after = servers.cpu_seconds(target)
+                loads.setdefault(key, []).append(load)
+                used = None if before is None or after is None or not load.requests else after - before
+                cpu.setdefault(key, []).append(None if used is None else used / load.requests * 1000)
+                peaks.setdefault(key, []).append(peak())
+            later = {other.server for other in RUN_ORDER[position + 1 :]}
+            if args.open_loop and round_ == args.rounds - 1:
+                later |= {other.server for other in OPEN_LOOP_TARGETS}
+            if target.server not in later:
+                await asyncio.to_thread(servers.stop, target.server)
+    return [
+        combine(
+            target.name, servers.workers, clients, loads[target, clients], cpu[target, clients], peaks[target, clients]
+        )
+        for clients in args.concurrency
+        for target in TARGETS
+    ]
+
+
+async def open_loop(args: argparse.Namespace, servers: Servers) -> list[OpenLoopResult]:
+    """The service's maximum throughput (closed loop, the built-in client: the same one as the open loop, which
+    costs the machine more than wrk), then fixed rates at OPEN_LOOP_LOADS % of it; this pool and stock take turns
+    in slices (--rounds of them), so that a burst of other work on the machine is shared out.
+    Runs on the servers the ladder's last round left running."""
+    try:
+        maximum = (await python_load(servers.url_of(SERVICE), OPEN_LOOP_CLIENTS, args.duration)).rps
+        results = []
+        for percent in OPEN_LOOP_LOADS:
+            rate = maximum * percent / 100
+            samples = {target: Samples([], Counter()) for target in OPEN_LOOP_TARGETS}
+            for _ in range(args.rounds):
+                for target in OPEN_LOOP_TARGETS:
+                    await fixed_rate(servers.url_of(target), rate, args.duration / args.rounds, samples[target])
+            for target in OPEN_LOOP_TARGETS:
+                load = samples[target].load()
+                results.append(
+                    OpenLoopResult(
+                        target.name,
+                        servers.workers,
+                        percent,
+                        rate,
+                        load.rps,
+                        load.p50_ms,
+                        load.p99_ms,
+                        load.p999_ms,
+                        load.errors,
+                        load.answered_errors,
+                        load.error_kinds,
+                    )
+                )
+    finally:
+        for target in OPEN_LOOP_TARGETS:
+            await asyncio.to_thread(servers.stop, target.server)
+    return results
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> tuple[list[Result], list[OpenLoopResult]]:
     results: list[Result] = []
+    open_results: list[OpenLoopResult] = []
     sampler = ConnectionSampler()
     async with AsyncExitStack() as stack:
         url = await stack.enter_async_context(scratch_database(settings.database_url))
         await asyncio.to_thread(upgrade, url)
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
-        servers = {}
-        for target in targets(args.variant):
-            env = {"DATABASE_URL": url, "APPLICATION_NAME": target.application_name, **dict(target.env)}
-            log_path = str(logs / f"{target.name}.log")
-            extra_args = (*UVICORN_ARGS, *target.extra_args)
-            server = run_server(env, log_path, app=target.app, extra_args=extra_args, access_log=True)
-            servers[target] = stack.enter_context(server)
         await sampler.open(settings)
         stack.push_async_callback(sampler.close)
-        for clients in args.concurrency:
-            # the targets take turns, round after round, so that a burst of other work on the machine is shared out
-            rounds: dict[Target, list[Load]] = {target: [] for target in servers}
-            peaks: dict[Target, list[tuple[int, int] | None]] = {target: [] for target in servers}
-            for round_ in range(args.rounds):
-                for target in servers:
-                    items_url = f"{servers[target].base_url}/items"
-                    async with sampler.peak(target.application_name) as peak:
-                        if args.warmup > 0 and round_ == 0:
-                            await generate(items_url, clients, args.warmup)
-                        rounds[target].append(await generate(items_url, clients, args.duration / args.rounds))
-                    peaks[target].append(peak())
-            for target in servers:
-                result = combine(target.name, clients, rounds[target], peaks[target])
-                results.append(result)
-                print(format_row(result), flush=True)
-    return results
+        for workers in args.workers:
+            servers = stack.enter_context(servers_for(url, logs, workers))
+            found = await ladder(args, servers, sampler)
+            results += found
+            print_ladder(found, args)
+            if args.open_loop:
+                opened = await open_loop(args, servers)
+                open_results += opened
+                print_open_loop(opened)
+    return results, open_results
 
 
-def combine(name: str, clients: int, loads: list[Load], peaks: list[tuple[int, int] | None]) -> Result:
-    """The median round's rate and latencies; errors of all rounds; the highest connection counts seen."""
+def combine(
+    name: str,
+    workers: int,
+    clients: int,
+    loads: list[Load],
+    cpu: list[float | None],
+    peaks: list[tuple[int, int] | None],
+) -> Result:
+    """The median round's rate, latencies and CPU; errors of all rounds; the highest connection counts seen."""
     seen = [peak for peak in peaks if peak is not None]
+    measured = [ms for ms in cpu if ms is not None]
     return Result(
         name,
+        workers,
         clients,
         statistics.median(load.rps for load in loads),
         statistics.median(load.p50_ms for load in loads),
         statistics.median(load.p99_ms for load in loads),
         sum(load.errors for load in loads),
+        statistics.median(measured) if measured else None,
         max(peak for peak, _ in seen) if seen else None,
         max(opened for _, opened in seen) if seen else None,
     )
 
 
-def format_row(result: Result) -> str:
-    peak = "n/a" if result.peak_connections is None else str(result.peak_connections)
-    opened = "n/a" if result.opened_connections is None else str(result.opened_connections)
-    return (
-        f"{result.clients:>7}  {result.target:<9} {result.rps:>9.0f} {result.p50_ms:>9.2f} {result.p99_ms:>9.2f}"
-        f" {result.errors:>7} {peak:>11} {opened:>8}"
+# --- output --------------------------------------------------------------------------------------------------------
+
+
+def ratio(part: float, whole: float) -> float:
+    return part / whole if whole else math.nan
+
+
+def print_ladder(results: list[Result], args: argparse.Namespace) -> None:
+    header = (
+        f"{'target':<12} {'req/s':>8} {'x raw':>6} {'x bare':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+        f" {'cpu ms/req':>10} {'peak conns':>10} {'opened':>6}  what"
     )
-
-
-HEADER = (
-    f"{'clients':>7}  {'target':<9} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7} {'peak conns':>11}"
-    f" {'opened':>8}"
-)
-
-
-def ratios(results: list[Result]) -> list[str]:
-    lines = []
-    by_key = {(r.target, r.clients): r for r in results}
-    for clients in sorted({r.clients for r in results}):
-        pooled = by_key[("pooled", clients)].rps
-        stock = by_key[("stock", clients)].rps
-        raw = by_key[("raw", clients)].rps
-        nullpool = by_key[("nullpool", clients)].rps
-        line = (
-            f"{clients:>7}  pooled/raw {pooled / raw if raw else math.nan:.2f}x"
-            f"   pooled/stock {pooled / stock if stock else math.nan:.2f}x"
-            f"   pooled/nullpool {pooled / nullpool if nullpool else math.inf:.2f}x"
+    meaning = {target.name: target.meaning for target in TARGETS}
+    for clients in sorted({result.clients for result in results}):
+        rows = {result.target: result for result in results if result.clients == clients}
+        raw, bare = rows[RAW.name].rps, rows[BARE.name].rps
+        print(f"\nladder: {clients} clients, {results[0].workers} worker(s) per server, load {args.tool}")
+        print(header)
+        for result in rows.values():
+            peak = "n/a" if result.peak_connections is None else str(result.peak_connections)
+            opened = "n/a" if result.opened_connections is None else str(result.opened_connections)
+            cpu = "n/a" if result.cpu_ms is None else f"{result.cpu_ms:.3f}"
+            print(
+                f"{result.target:<12} {result.rps:>8.0f} {ratio(result.rps, raw):>6.2f} {ratio(result.rps, bare):>6.2f}"
+                f" {result.p50_ms:>8.2f} {result.p99_ms:>8.2f} {result.errors:>6} {cpu:>10} {peak:>10} {opened:>6}"
+                f"  {meaning[result.target]}"
+            )
+        service = rows[SERVICE.name].rps
+        print(
+            f"ratios at {clients} clients: read_path/raw {ratio(rows[READ.name].rps, raw):.2f}x"
+            f"   service/bare {ratio(service, bare):.2f}x   service/raw {ratio(service, raw):.2f}x"
+            f"   service/stock {ratio(service, rows[STOCK.name].rps):.2f}x"
+            f"   service/nullpool {ratio(service, rows[NULLPOOL.name].rps):.2f}x",
+            flush=True,
         )
-        if variant := by_key.get(("variant", clients)):
-            line += f"   variant/pooled {variant.rps / pooled if pooled else math.nan:.2f}x"
-        lines.append(line)
-    return lines
 
 
-def pool_limit(settings: Settings, env: list[tuple[str, str]]) -> int:
-    """POOL_SIZE + MAX_OVERFLOW of a server started with these variables over the benchmark's own settings."""
-    given = {name.lower(): value for name, value in env}
-    return int(given.get("pool_size", settings.pool_size)) + int(given.get("max_overflow", settings.max_overflow))
+def print_open_loop(results: list[OpenLoopResult]) -> None:
+    workers = results[0].workers
+    print(f"\nopen loop: fixed rates, latency from each request's due time, {workers} worker(s), built-in client")
+    print(
+        f"{'load':>5} {'target':<8} {'rate/s':>7} {'done/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9}"
+        f" {'p99/p50':>7} {'errors':>6}"
+    )
+    for result in results:
+        print(
+            f"{result.load_percent:>4}% {result.target:<8} {result.rate:>7.0f} {result.achieved_rps:>7.0f}"
+            f" {result.p50_ms:>8.2f} {result.p99_ms:>8.2f} {result.p999_ms:>9.2f}"
+            f" {ratio(result.p99_ms, result.p50_ms):>7.1f} {result.errors:>6}"
+        )
+    for result in results:
+        if result.errors:
+            print(f"errors, {result.target} at {result.load_percent}%: {result.error_kinds}")
+    for percent in sorted({result.load_percent for result in results}):
+        by_target = {result.target: result for result in results if result.load_percent == percent}
+        service, stock = by_target[SERVICE.name], by_target[STOCK.name]
+        print(
+            f"p99 at {percent}% load: service {service.p99_ms:.2f} ms, stock {stock.p99_ms:.2f} ms"
+            f" (service/stock {ratio(service.p99_ms, stock.p99_ms):.2f}x)",
+            flush=True,
+        )
 
 
-def problems(results: list[Result], settings: Settings, variant: list[tuple[str, str]]) -> list[str]:
-    """What the pooled service (and its variant) must never do: fail requests, or hold more connections than its
-    pool allows."""
-    limits = {"pooled": pool_limit(settings, []), "variant": pool_limit(settings, variant)}
+def problems(results: list[Result], open_results: list[OpenLoopResult], settings: Settings) -> list[str]:
+    """What the service's pool must never do: fail requests, or hold more connections than its pool allows."""
+    on_pool = {target.name for target in TARGETS if target.on_service_pool}
     found = []
     for result in results:
-        if result.target not in limits:
+        if result.target not in on_pool:
             continue
-        name, limit = f"{result.target} service", limits[result.target]
+        limit = (settings.pool_size + settings.max_overflow) * result.workers
         if result.errors:
-            found.append(f"{name} had {result.errors} errors at {result.clients} clients")
+            found.append(f"{result.target} had {result.errors} errors at {result.clients} clients")
         if result.peak_connections is not None and result.peak_connections > limit:
             found.append(
-                f"{name} held {result.peak_connections} connections at {result.clients} clients, "
-                f"more than pool_size + max_overflow = {limit}"
+                f"{result.target} held {result.peak_connections} connections at {result.clients} clients, "
+                f"more than (pool_size + max_overflow) x workers = {limit}"
+            )
+    for open_result in open_results:
+        # answers only: past its capacity an open loop's requests queue without bound, and time out in the client
+        if open_result.target == SERVICE.name and open_result.answered_errors:
+            found.append(
+                f"service answered {open_result.answered_errors} requests with errors at "
+                f"{open_result.load_percent}% open-loop load ({open_result.error_kinds})"
             )
     return found
 
@@ -390,29 +512,28 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     print(
         f"backend {settings.masked_database_url.split('://')[0]}, pool {settings.pool_size}+{settings.max_overflow}, "
-        f"pre-ping {settings.pool_pre_ping}, load {args.tool}, {args.duration:g} s per level and target "
-        f"in {args.rounds} round(s) (+{args.warmup:g} s warm-up), uvicorn {' '.join(UVICORN_ARGS)}, 1 worker each, "
-        "a log line per request",
+        f"pre-ping {settings.pool_pre_ping}, closed loop {args.tool}, {args.duration:g} s per level and target "
+        f"in each of {args.rounds} round(s) (+{args.warmup:g} s warm-up), uvicorn {' '.join(UVICORN_ARGS[:4])}, "
+        f"workers {','.join(map(str, args.workers))}; {os.cpu_count()} CPU(s) shared by the load generator and the "
+        "servers (with as many workers as CPUs, the load generator competes with them)",
         flush=True,
     )
-    if args.variant:
-        print(f"variant: the pooled service with {' '.join(f'{name}={value}' for name, value in args.variant)}")
-    print(HEADER, flush=True)
+    started = time.monotonic()
     runner = asyncio.Runner(loop_factory=_loop_factory())
     try:
-        results = runner.run(run(args, settings))
+        results, open_results = runner.run(run(args, settings))
     finally:
         runner.close()
     if note := driver.connections_note(settings):
         print(note)
     if any(result.opened_connections is not None for result in results):
         print("opened: distinct server connections seen in a round (above peak: connections were closed and reopened)")
-    print("ratios (req/s):")
-    print("\n".join(ratios(results)))
-    found = problems(results, settings, args.variant)
-    print("\n".join(found) if found else "pooled service: 0 errors, connections within pool_size + max_overflow")
+    print(f"the run took {time.monotonic() - started:.0f} s")
+    found = problems(results, open_results, settings)
+    print("\n".join(found) if found else "service: 0 errors, connections within pool_size + max_overflow")
     if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
+        document = {"ladder": [asdict(r) for r in results], "open_loop": [asdict(r) for r in open_results]}
+        args.json.write_text(json.dumps(document, indent=2))
     return 1 if found else 0
 
 

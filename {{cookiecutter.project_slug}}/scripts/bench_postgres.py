@@ -1,4 +1,5 @@
-"""PostgreSQL pieces of the benchmark: the raw asyncpg reference pool and the pg_stat_activity monitor."""
+"""PostgreSQL pieces of the benchmark: the query on a bare asyncpg connection, the raw asyncpg reference pool and
+the pg_stat_activity monitor (the functions scripts/bench.py's docstring lists)."""
 
 import asyncpg
 
@@ -11,6 +12,11 @@ from tests.postgres_admin import admin_connect, asyncpg_params
 ASYNCPG_OPTIONS = {"server_settings", "statement_cache_size"}
 
 
+async def fetch_number(connection: asyncpg.Connection) -> int:
+    """The ladder's query through the driver alone."""
+    return int(await connection.fetchval("SELECT 1 AS number"))
+
+
 class RawPool:
     """asyncpg's own pool: the practical ceiling of this stack."""
 
@@ -19,7 +25,7 @@ class RawPool:
 
     async def fetch_number(self) -> int:
         async with self.pool.acquire() as connection:
-            return int(await connection.fetchval("SELECT 1 AS number"))
+            return await fetch_number(connection)
 
     async def close(self) -> None:
         await self.pool.close()

@@ -15,7 +15,7 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from {{ cookiecutter.package_name }}.db import SessionDep
+from {{ cookiecutter.package_name }}.db import ReaderDep, SessionDep
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.models import Note
 from {{ cookiecutter.package_name }}.settings import get_settings
@@ -69,6 +69,13 @@ def add_fault_routes(app: FastAPI) -> None:
         await session.commit()
         return {"n": n}
 
+    @app.get("/flaky/read/{n}")
+    async def flaky_read(n: int, reader: ReaderDep) -> dict:
+        """Reads on the read path; for every FAIL_EVERY-th n the statement itself fails in the database."""
+        table = "no_such_table" if n % FAIL_EVERY == 0 else "notes"
+        count = (await reader.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+        return {"n": n, "notes": count}
+
     @app.get("/leak-secret")
     async def leak_secret() -> dict:
         """Raises an error whose message holds the full database URL, as a careless driver error might."""
@@ -118,7 +125,8 @@ def wait_until_holding(server: Server, count: int = 1, timeout: float = 10) -> N
 
 
 async def send_flaky_requests(app: FastAPI, count: int = 1000, concurrency: int = 10) -> list[int]:
-    """Statuses of `count` requests to /flaky/{n}, where every FAIL_EVERY-th one raises after using its session."""
+    """Statuses of `count` requests where every FAIL_EVERY-th one fails: in blocks of FAIL_EVERY, POST /flaky/{n}
+    (raises after using its session) and GET /flaky/read/{n} (the read path; its statement fails) take turns."""
     add_fault_routes(app)
     limit = asyncio.Semaphore(concurrency)
     transport = ASGITransport(app=app, raise_app_exceptions=False)
@@ -126,6 +134,8 @@ async def send_flaky_requests(app: FastAPI, count: int = 1000, concurrency: int 
 
         async def one(n: int) -> int:
             async with limit:
+                if (n // FAIL_EVERY) % 2:
+                    return (await client.get(f"/flaky/read/{n}")).status_code
                 return (await client.post(f"/flaky/{n}")).status_code
 
         return await asyncio.gather(*(one(n) for n in range(1, count + 1)))

@@ -21,10 +21,12 @@ def test_pool_exhaustion_answers_503_within_the_pool_timeout(database_url: str, 
     with run_slow_server(env, str(tmp_path / "server.log")) as server, ThreadPoolExecutor(1) as pool:
         held = pool.submit(timed, get(f"{server.base_url}/slow?seconds={HOLD_SECONDS}"))
         wait_until_holding(server)
-        # a route that needs the pool, and one whose dependency (with yield) needs it before the route runs
-        refused = fire([get(f"{server.base_url}/items"), get(f"{server.base_url}/slow/dependency")], concurrency=2)
+        # a route that needs the pool, one whose dependency (with yield) needs it before the route runs, and the
+        # read path (ReaderDep)
+        paths = ("/items", "/slow/dependency", "/notes")
+        refused = fire([get(f"{server.base_url}{path}") for path in paths], concurrency=len(paths))
         held_outcome: Outcome = held.result()
-        after = [request(f"{server.base_url}{path}") for path in ("/items", "/slow/dependency")]
+        after = [request(f"{server.base_url}{path}") for path in paths]
 
     waited = max(outcome.finished - outcome.started for outcome in refused)
     print(f"time to 503 with the only connection held: {waited:.2f} s (pool_timeout {POOL_TIMEOUT} s)")
@@ -34,7 +36,7 @@ def test_pool_exhaustion_answers_503_within_the_pool_timeout(database_url: str, 
         assert json.loads(outcome.body) == {"detail": BUSY}
     assert waited < POOL_TIMEOUT + 0.5
     assert held_outcome.status == 200, held_outcome
-    assert [reply.status for reply in after] == [200, 200]
+    assert [reply.status for reply in after] == [200, 200, 200]
     assert after[0].json() == {"number": 1}
 
 
@@ -42,7 +44,8 @@ async def test_failing_requests_leave_no_connection_checked_out(app: FastAPI) ->
     statuses = await send_flaky_requests(app)
 
     left = app.state.engine.pool.checkedout()
-    print(f"after 1000 requests ({statuses.count(500)} failed on purpose): {left} connection(s) checked out")
-    assert statuses.count(500) == 1000 // FAIL_EVERY
+    print(f"after 1000 requests ({1000 - statuses.count(200)} failed on purpose): {left} connection(s) checked out")
+    # the read path's failing statement (no such table) is a 500, or a 503 where the driver calls it operational
+    assert statuses.count(500) + statuses.count(503) == 1000 // FAIL_EVERY
     assert statuses.count(200) == 1000 - 1000 // FAIL_EVERY
     assert left == 0

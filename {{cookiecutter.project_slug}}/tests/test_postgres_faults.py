@@ -144,11 +144,12 @@ def test_killed_backends_are_replaced_and_only_requests_in_flight_fail_with_503(
         n = 0
         while not stop.is_set():
             n += 1
-            call = (
-                post_json(f"{server.base_url}/notes", {"title": f"w{worker}-{n}"}, timeout=5)
-                if n % 2
-                else get(f"{server.base_url}/items", timeout=5)
-            )
+            if n % 3 == 0:  # the read path (ReaderDep)
+                call = get(f"{server.base_url}/notes?limit=5", timeout=5)
+            elif n % 3 == 1:
+                call = post_json(f"{server.base_url}/notes", {"title": f"w{worker}-{n}"}, timeout=5)
+            else:
+                call = get(f"{server.base_url}/items", timeout=5)
             outcomes.append(timed(call))
 
     with run_slow_server(env, str(tmp_path / "server.log")) as server, ThreadPoolExecutor(6) as pool:

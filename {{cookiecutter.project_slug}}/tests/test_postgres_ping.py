@@ -1,12 +1,13 @@
 """The one-round-trip pre-ping (BEGIN at checkout) keeps what pre-ping promises and what a transaction promises."""
 
 from collections.abc import AsyncIterator
+from typing import Any
 from uuid import uuid4
 
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
 from {{ cookiecutter.package_name }}.main import create_app
@@ -75,3 +76,38 @@ async def test_ping_keeps_read_only_transactions_read_only(direct_app: FastAPI) 
     assert read_only == "on"
     async with direct_app.state.sessionmaker() as session:  # the next checkout is read-write again
         assert (await session.execute(text("SHOW transaction_read_only"))).scalar_one() == "off"
+
+
+async def test_read_path_runs_without_a_transaction_and_leaves_the_next_checkout_transactional(
+    direct_app: FastAPI,
+) -> None:
+    in_transaction: list[bool] = []  # after each statement: was the driver's connection inside a transaction?
+
+    def record(connection: Any, *_: Any) -> None:
+        in_transaction.append(connection.connection.driver_connection.is_in_transaction())
+
+    event.listen(direct_app.state.engine.sync_engine, "after_cursor_execute", record)
+    async with direct_app.state.engine.connect():  # opened now, so the next checkouts are pinged
+        pass
+    await direct_app.state.reader.execute(text("SELECT 1"))
+    async with direct_app.state.sessionmaker() as session:
+        await session.execute(text("SELECT 1"))
+
+    assert in_transaction == [False, True]  # the read path's ping opened none; the session's did (BEGIN)
+    assert await server_states(direct_app) == ["idle"]
+    assert direct_app.state.engine.pool.checkedout() == 0
+
+
+async def test_read_path_replaces_a_connection_the_server_terminated(direct_app: FastAPI) -> None:
+    async with AsyncClient(transport=ASGITransport(app=direct_app), base_url="http://t") as client:
+        assert (await client.get("/notes")).status_code == 200
+        terminated = await admin_fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            direct_app.state.settings.application_name,
+        )
+        response = await client.get("/notes")
+
+    assert [row[0] for row in terminated] == [True]
+    assert response.status_code == 200
+    assert response.json() == []
+    assert direct_app.state.engine.pool.checkedout() == 0

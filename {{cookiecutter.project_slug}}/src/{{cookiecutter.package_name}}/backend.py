@@ -4,11 +4,16 @@ db.py assigns the rendered module to a variable of this type, so mypy checks tha
 with the right signature (a module satisfies a Protocol as an object would).
 """
 
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.settings import Settings
+
+# True while the read path (db.Reader) checks a connection out for autocommit: a backend whose pre-ping opens the
+# transaction the checkout is for must not open one then
+AUTOCOMMIT_CHECKOUT: ContextVar[bool] = ContextVar("autocommit_checkout", default=False)
 
 
 class Backend(Protocol):
@@ -18,6 +23,12 @@ class Backend(Protocol):
 
     def prepare_engine(self, engine: AsyncEngine, settings: Settings) -> None:
         """Event listeners and dialect tweaks the engine needs before its first connection."""
+        ...
+
+    def read_isolation_level(self, settings: Settings) -> str | None:
+        """The isolation level of the read path's connections: "AUTOCOMMIT" when statements can safely run
+        without a transaction, None to keep the engine's (each statement then runs as a session's would, in a
+        transaction of its own if the driver opens one)."""
         ...
 
     async def check_pool_sizing(self, engine: AsyncEngine, settings: Settings, workers: int) -> str | None:

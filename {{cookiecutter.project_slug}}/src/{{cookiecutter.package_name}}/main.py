@@ -9,7 +9,12 @@ from fastapi import FastAPI
 from {{ cookiecutter.package_name }}.api import health, items, notes
 from {{ cookiecutter.package_name }}.body_limit import install_body_limit
 from {{ cookiecutter.package_name }}.cors import install_cors
-from {{ cookiecutter.package_name }}.db import build_engine, build_sessionmaker, check_pool_sizing
+from {{ cookiecutter.package_name }}.db import (
+    Reader,
+    build_engine,
+    build_sessionmaker,
+    check_pool_sizing,
+)
 from {{ cookiecutter.package_name }}.errors import add_error_handlers
 from {{ cookiecutter.package_name }}.logs import RequestIdMiddleware, configure_logging
 from {{ cookiecutter.package_name }}.metrics import install_metrics, stop_metrics, watch_pool
@@ -29,6 +34,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     start_tracing(app, engine, settings)  # after watch_pool: its checkout-wait observer is kept
     app.state.engine = engine
     app.state.sessionmaker = build_sessionmaker(engine)
+    app.state.reader = Reader(engine, settings)  # the read path (ReaderDep), on the same pool
     # in the background: start-up neither waits for the database nor fails when it is down
     app.state.pool_sizing_check = asyncio.create_task(check_pool_sizing(engine, settings))
     try:

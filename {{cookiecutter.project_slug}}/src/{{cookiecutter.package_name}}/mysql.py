@@ -32,6 +32,12 @@ def prepare_engine(engine: AsyncEngine, settings: Settings) -> None:
     """Nothing to add: SQLAlchemy's asyncmy ping is one COM_PING round trip, and asyncmy's errors are the DBAPI's."""
 
 
+def read_isolation_level(settings: Settings) -> str | None:
+    """None: switching a connection to autocommit and back costs a round trip each way, more than the ROLLBACK the
+    pool sends when a read's (implicit, REPEATABLE READ) transaction ends."""
+    return None
+
+
 async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: int) -> str | None:
     """A warning when the pools would not fit in max_connections, or when the server closes idle connections
     (wait_timeout) before the pool recycles them and no pre-ping would notice."""

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_only  # await_ from 2.1 on; await_only is in 2.0 and 2.1
 
+from {{ cookiecutter.package_name }}.backend import AUTOCOMMIT_CHECKOUT
 from {{ cookiecutter.package_name }}.pgbouncer_console import ConsoleError, show_config
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -68,10 +69,11 @@ def ping_by_beginning(dbapi_connection: Any) -> bool:
     SQLAlchemy's asyncpg ping sends BEGIN, an empty query and ROLLBACK, and the first query then sends BEGIN
     again: four round trips before any work. Sending that BEGIN now proves the connection alive just as well; the
     first query finds its transaction open, and the session's ROLLBACK or COMMIT (or the pool's reset) ends it.
+    A checkout for the read path (autocommit) opens none: the empty query alone.
     """
     start_transaction = getattr(dbapi_connection, "_start_transaction", None)
     try:
-        if start_transaction is None or dbapi_connection.autocommit:
+        if start_transaction is None or dbapi_connection.autocommit or AUTOCOMMIT_CHECKOUT.get():
             await_only(dbapi_connection.driver_connection.fetchrow(";"))
         else:
             await_only(start_transaction())
@@ -86,6 +88,12 @@ def restarting(setter: Callable[[Any, bool], None]) -> Callable[[Any, bool], Non
         setter(dbapi_connection, value)
 
     return set_then_restart
+
+
+def read_isolation_level(settings: Settings) -> str | None:
+    """Autocommit, except behind PgBouncer: in transaction pooling mode a statement outside a transaction may be
+    prepared on one server connection and executed on another, so there the read path keeps its transaction."""
+    return None if settings.pgbouncer else "AUTOCOMMIT"
 
 
 async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: int) -> str | None:

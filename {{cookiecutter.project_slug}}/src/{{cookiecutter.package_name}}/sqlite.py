@@ -27,6 +27,12 @@ def prepare_engine(engine: AsyncEngine, settings: Settings) -> None:
         cursor.close()
 
 
+def read_isolation_level(settings: Settings) -> str | None:
+    """None: the sqlite3 module opens a transaction only before a write, so a read already runs in none; switching
+    to AUTOCOMMIT and back would cost two trips to aiosqlite's thread per statement and save nothing."""
+    return None
+
+
 async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: int) -> str | None:
     """Nothing to check: SQLite has no server-side connection limit."""
     return None

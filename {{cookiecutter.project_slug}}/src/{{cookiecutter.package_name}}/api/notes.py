@@ -3,7 +3,7 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from sqlalchemy import CursorResult, delete, select, update
 
-from {{ cookiecutter.package_name }}.db import SessionDep
+from {{ cookiecutter.package_name }}.db import ReaderDep, SessionDep
 from {{ cookiecutter.package_name }}.models import Note
 from {{ cookiecutter.package_name }}.schemas import NoteCreate, NoteRead, NoteUpdate
 
@@ -26,22 +26,26 @@ async def create_note(payload: NoteCreate, session: SessionDep) -> NoteRead:
     return NoteRead.model_validate(note)
 
 
+# The reads take the read path (db.py, ReaderDep): one statement each, no transaction, no session
+NOTES = Note.__table__
+
+
 @router.get("")
 async def list_notes(
-    session: SessionDep,
+    reader: ReaderDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[NoteRead]:
-    notes = await session.scalars(select(Note).order_by(Note.id).limit(limit).offset(offset))
-    return [NoteRead.model_validate(note) for note in notes]
+    rows = await reader.execute(select(NOTES).order_by(NOTES.c.id).limit(limit).offset(offset))
+    return [NoteRead.model_validate(row) for row in rows]
 
 
 @router.get("/{note_id}", responses=NOT_FOUND)
-async def get_note(note_id: NoteId, session: SessionDep) -> NoteRead:
-    note = await session.get(Note, note_id)
-    if note is None:
+async def get_note(note_id: NoteId, reader: ReaderDep) -> NoteRead:
+    row = (await reader.execute(select(NOTES).where(NOTES.c.id == note_id))).first()
+    if row is None:
         raise _missing(note_id)
-    return NoteRead.model_validate(note)
+    return NoteRead.model_validate(row)
 
 
 @router.patch("/{note_id}", responses=NOT_FOUND)
