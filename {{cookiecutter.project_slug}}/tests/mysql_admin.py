@@ -39,7 +39,12 @@ async def connect(database_url: str) -> Any:
 
 async def admin_fetch(query: str, *args: object) -> list[tuple[Any, ...]]:
     """The rows of one statement run on the admin connection (%s placeholders)."""
-    connection = await connect(admin_url())
+    return await fetch(admin_url(), query, *args)
+
+
+async def fetch(database_url: str, query: str, *args: object) -> list[tuple[Any, ...]]:
+    """The rows of one statement on a plain connection (autocommit) to the database a URL names (%s placeholders)."""
+    connection = await connect(database_url)
     try:
         async with connection.cursor() as cursor:
             await cursor.execute(query, args or None)

@@ -21,7 +21,7 @@ from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.models import TITLE_MAX, Note
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from tests.mysql_admin import admin_fetch, admin_kill, connect, connection_ids
+from tests.mysql_admin import admin_fetch, admin_kill, connect, connection_ids, fetch
 
 PROJECT = Path(__file__).resolve().parents[1]
 REPLICAS = 4
@@ -30,17 +30,6 @@ SERVER_GONE_SECONDS = 30  # how long the server may take to end an idle connecti
 
 def database_name(url: str) -> str:
     return str(make_url(url).database)
-
-
-async def fetch(database_url: str, query: str, *args: object) -> list[tuple[object, ...]]:
-    """The rows of one statement on a plain connection to this database (autocommit)."""
-    connection = await connect(database_url)
-    try:
-        async with connection.cursor() as cursor:
-            await cursor.execute(query, args or None)
-            return list(await cursor.fetchall())
-    finally:
-        await connection.ensure_closed()
 
 
 @pytest.fixture

@@ -34,3 +34,14 @@ class Backend(Protocol):
     async def check_pool_sizing(self, engine: AsyncEngine, settings: Settings, workers: int) -> str | None:
         """A warning (already logged) when `workers` full pools would not fit the database, else None."""
         ...
+
+
+def connections_needed(settings: Settings, workers: int) -> tuple[int, str]:
+    """The connections every replica's workers' full pools may open, and that arithmetic as the sizing warnings
+    print it."""
+    needed = settings.replicas * workers * (settings.pool_size + settings.max_overflow)
+    arithmetic = (
+        f"{settings.replicas} replica(s) x {workers} worker(s) x (pool_size {settings.pool_size} "
+        f"+ max_overflow {settings.max_overflow}) = {needed} connections"
+    )
+    return needed, arithmetic

@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from {{ cookiecutter.package_name }}.backend import connections_needed
 from {{ cookiecutter.package_name }}.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -49,13 +50,10 @@ async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: in
         await probe.dispose()
     max_connections, wait_timeout = int(row[0]), int(row[1])
     problems = []
-    per_worker = settings.pool_size + settings.max_overflow
-    needed = settings.replicas * workers * per_worker
+    needed, arithmetic = connections_needed(settings, workers)
     if needed > max_connections:
         problems.append(
-            f"pool sizing: {settings.replicas} replica(s) x {workers} worker(s) x (pool_size {settings.pool_size} "
-            f"+ max_overflow {settings.max_overflow}) = {needed} connections, but the server's max_connections is "
-            f"{max_connections}; lower POOL_SIZE/MAX_OVERFLOW or the number of replicas or workers, or raise "
+            f"pool sizing: {arithmetic}, but the server's max_connections is {max_connections}; lower POOL_SIZE/MAX_OVERFLOW or the number of replicas or workers, or raise "
             "max_connections"
         )
     recycled_in_time = 0 <= settings.pool_recycle < wait_timeout

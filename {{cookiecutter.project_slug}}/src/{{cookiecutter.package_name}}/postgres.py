@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_only  # await_ from 2.1 on; await_only is in 2.0 and 2.1
 
-from {{ cookiecutter.package_name }}.backend import AUTOCOMMIT_CHECKOUT
+from {{ cookiecutter.package_name }}.backend import AUTOCOMMIT_CHECKOUT, connections_needed
 from {{ cookiecutter.package_name }}.pgbouncer_console import ConsoleError, show_config
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -113,13 +113,11 @@ async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: in
     finally:
         await probe.dispose()
     available = max_connections - reserved
-    per_worker = settings.pool_size + settings.max_overflow
-    needed = settings.replicas * workers * per_worker
+    needed, arithmetic = connections_needed(settings, workers)
     if needed <= available:
         return None
     message = (
-        f"pool sizing: {settings.replicas} replica(s) x {workers} worker(s) x (pool_size {settings.pool_size} "
-        f"+ max_overflow {settings.max_overflow}) = {needed} connections, but the server offers "
+        f"pool sizing: {arithmetic}, but the server offers "
         f"max_connections {max_connections} - superuser_reserved_connections {reserved} = {available}; "
         "lower POOL_SIZE/MAX_OVERFLOW or the number of replicas or workers, or put PgBouncer in front"
     )
@@ -143,13 +141,11 @@ async def check_pgbouncer_sizing(engine: AsyncEngine, settings: Settings, worker
             error,
         )
         return None
-    per_worker = settings.pool_size + settings.max_overflow
-    needed = settings.replicas * workers * per_worker
+    needed, arithmetic = connections_needed(settings, workers)
     if needed <= max_client_conn:
         return None
     message = (
-        f"pool sizing: {settings.replicas} replica(s) x {workers} worker(s) x (pool_size {settings.pool_size} "
-        f"+ max_overflow {settings.max_overflow}) = {needed} connections, but PgBouncer accepts "
+        f"pool sizing: {arithmetic}, but PgBouncer accepts "
         f"max_client_conn {max_client_conn} (default_pool_size {config.get('default_pool_size', '?')}); "
         "lower POOL_SIZE/MAX_OVERFLOW or the number of replicas or workers, or raise PgBouncer's max_client_conn"
     )
