@@ -34,8 +34,9 @@ def database_name(url: str) -> str:
 
 @pytest.fixture
 async def pooled_app(database_url: str) -> AsyncIterator[FastAPI]:
-    """The app with a pool of 3 and pre-ping on, as configured by default."""
-    app = create_app(Settings(_env_file=None, database_url=database_url, pool_size=3, max_overflow=0))
+    """The app with a pool of 3 and pre-ping on (whatever this project's answers were)."""
+    settings = Settings(_env_file=None, database_url=database_url, pool_size=3, max_overflow=0, pool_pre_ping=True)
+    app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
 
@@ -105,7 +106,9 @@ async def server_setting(name: str) -> int:
 
 
 async def sizing_check(database_url: str, **pool: object) -> str | None:
-    """Start and stop the app with these pool settings; the start-up check's warning."""
+    """Start and stop the app with these pool settings; the start-up check's warning. Pre-ping is on unless given
+    (this project's answers may have turned it off), so that only the sizing is checked."""
+    pool = {"pool_pre_ping": True, **pool}
     app = create_app(Settings(_env_file=None, database_url=database_url, **pool))  # type: ignore[arg-type]
     async with app.router.lifespan_context(app):
         return await app.state.pool_sizing_check
