@@ -36,12 +36,15 @@ class Backend(Protocol):
         ...
 
 
-def connections_needed(settings: Settings, workers: int) -> tuple[int, str]:
-    """The connections every replica's workers' full pools may open, and that arithmetic as the sizing warnings
-    print it."""
+def sizing_problem(settings: Settings, workers: int, capacity: int, offer: str, remedy: str) -> str | None:
+    """The sizing warning when every replica's workers' full pools may open more than `capacity` connections: the
+    arithmetic, what the other side offers (`offer`), and what to change (`remedy` after the pool's own settings);
+    None when they fit."""
     needed = settings.replicas * workers * (settings.pool_size + settings.max_overflow)
-    arithmetic = (
-        f"{settings.replicas} replica(s) x {workers} worker(s) x (pool_size {settings.pool_size} "
-        f"+ max_overflow {settings.max_overflow}) = {needed} connections"
+    if needed <= capacity:
+        return None
+    return (
+        f"pool sizing: {settings.replicas} replica(s) x {workers} worker(s) x (pool_size {settings.pool_size} "
+        f"+ max_overflow {settings.max_overflow}) = {needed} connections, but {offer}; "
+        f"lower POOL_SIZE/MAX_OVERFLOW or the number of replicas or workers, or {remedy}"
     )
-    return needed, arithmetic

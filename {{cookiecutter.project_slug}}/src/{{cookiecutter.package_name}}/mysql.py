@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from {{ cookiecutter.package_name }}.backend import connections_needed
+from {{ cookiecutter.package_name }}.backend import sizing_problem
 from {{ cookiecutter.package_name }}.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -49,13 +49,8 @@ async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: in
     finally:
         await probe.dispose()
     max_connections, wait_timeout = int(row[0]), int(row[1])
-    problems = []
-    needed, arithmetic = connections_needed(settings, workers)
-    if needed > max_connections:
-        problems.append(
-            f"pool sizing: {arithmetic}, but the server's max_connections is {max_connections}; lower POOL_SIZE/MAX_OVERFLOW or the number of replicas or workers, or raise "
-            "max_connections"
-        )
+    offer = f"the server's max_connections is {max_connections}"
+    problems = [sizing_problem(settings, workers, max_connections, offer, "raise max_connections")]
     recycled_in_time = 0 <= settings.pool_recycle < wait_timeout
     if not recycled_in_time and not settings.pool_pre_ping:
         problems.append(
@@ -63,8 +58,8 @@ async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: in
             f"POOL_RECYCLE={settings.pool_recycle} keeps them longer and POOL_PRE_PING is off, so the first request "
             "after a quiet spell fails; set POOL_RECYCLE below wait_timeout or turn POOL_PRE_PING on"
         )
-    if not problems:
+    message = "; ".join(problem for problem in problems if problem)
+    if not message:
         return None
-    message = "; ".join(problems)
     logger.warning(message)
     return message

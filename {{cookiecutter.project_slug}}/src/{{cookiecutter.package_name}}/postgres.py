@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_only  # await_ from 2.1 on; await_only is in 2.0 and 2.1
 
-from {{ cookiecutter.package_name }}.backend import AUTOCOMMIT_CHECKOUT, connections_needed
+from {{ cookiecutter.package_name }}.backend import AUTOCOMMIT_CHECKOUT, sizing_problem
 from {{ cookiecutter.package_name }}.pgbouncer_console import ConsoleError, show_config
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -113,15 +113,12 @@ async def check_pool_sizing(engine: AsyncEngine, settings: Settings, workers: in
     finally:
         await probe.dispose()
     available = max_connections - reserved
-    needed, arithmetic = connections_needed(settings, workers)
-    if needed <= available:
-        return None
-    message = (
-        f"pool sizing: {arithmetic}, but the server offers "
-        f"max_connections {max_connections} - superuser_reserved_connections {reserved} = {available}; "
-        "lower POOL_SIZE/MAX_OVERFLOW or the number of replicas or workers, or put PgBouncer in front"
+    offer = (
+        f"the server offers max_connections {max_connections} - superuser_reserved_connections {reserved} = {available}"
     )
-    logger.warning(message)
+    message = sizing_problem(settings, workers, available, offer, "put PgBouncer in front")
+    if message:
+        logger.warning(message)
     return message
 
 
@@ -141,13 +138,8 @@ async def check_pgbouncer_sizing(engine: AsyncEngine, settings: Settings, worker
             error,
         )
         return None
-    needed, arithmetic = connections_needed(settings, workers)
-    if needed <= max_client_conn:
-        return None
-    message = (
-        f"pool sizing: {arithmetic}, but PgBouncer accepts "
-        f"max_client_conn {max_client_conn} (default_pool_size {config.get('default_pool_size', '?')}); "
-        "lower POOL_SIZE/MAX_OVERFLOW or the number of replicas or workers, or raise PgBouncer's max_client_conn"
-    )
-    logger.warning(message)
+    offer = f"PgBouncer accepts max_client_conn {max_client_conn} (default_pool_size {config.get('default_pool_size', '?')})"
+    message = sizing_problem(settings, workers, max_client_conn, offer, "raise PgBouncer's max_client_conn")
+    if message:
+        logger.warning(message)
     return message
