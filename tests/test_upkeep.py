@@ -110,10 +110,9 @@ def test_render_readme_quick_start_is_uv_run_commands(render_variant, name: str,
     run_it = readme.split("## Run it", 1)[1]
     block = run_it.split("```bash\n", 1)[1].split("```", 1)[0]
     commands = [line.split("#", 1)[0].strip() for line in block.splitlines() if line.split("#", 1)[0].strip()]
-    if uses_database_server(answers):  # the database first (the server may not have it yet), then the schema and server
-        assert len(commands) == 3, block
-        assert "create_database" in commands[0], block
-    else:
-        assert len(commands) == 2, block
+    assert len(commands) == 2, block  # the schema, then the server
+    assert "alembic upgrade head" in commands[0], block
+    if uses_database_server(answers):  # the server may not have the database yet: the first line creates it first
+        assert commands[0].index("create_database") < commands[0].index("alembic"), block
     assert all(command.startswith("uv run ") for command in commands), block
     assert 'pip install -e ".[dev]"' in run_it.split("##", 1)[0]  # the way without uv is still there
