@@ -11,6 +11,7 @@ from {{ cookiecutter.package_name }}.body_limit import install_body_limit
 from {{ cookiecutter.package_name }}.cors import install_cors
 from {{ cookiecutter.package_name }}.db import (
     Reader,
+    SessionRelease,
     build_engine,
     build_sessionmaker,
     check_pool_sizing,
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, pooled: bool = True) -> FastAPI
     app.state.settings = settings
     app.state.pooled = pooled
     add_error_handlers(app)
+    app.add_middleware(SessionRelease)  # the innermost: sessions are released before the outer layers finish
     install_body_limit(app, settings)
     install_cors(app, settings)
     install_metrics(app)
