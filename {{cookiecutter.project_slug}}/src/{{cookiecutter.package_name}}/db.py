@@ -142,8 +142,10 @@ class Reader:
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         level = backend.read_isolation_level(settings)
         self.autocommit = level == "AUTOCOMMIT"
-        options = {"isolation_level": level} if level is not None else {}
-        self.engine = engine.sync_engine.execution_options(**options)
+        # set on each connection, not on the engine: an engine with an isolation_level option (OptionEngine) sets it
+        # through an event listener, and an engine with listeners runs SQLAlchemy's event hooks on every statement
+        self.options = {"isolation_level": level} if level is not None else {}
+        self.engine = engine.sync_engine
 
     async def execute(self, statement: Executable, parameters: Mapping[str, Any] | None = None) -> Result[Any]:
         """The statement's whole result, read into memory (SELECTs of bounded size: use LIMIT)."""
@@ -157,6 +159,8 @@ class Reader:
     def _run(self, statement: Executable, parameters: Mapping[str, Any] | None) -> FrozenResult[Any]:
         connection = self.engine.connect()
         try:
+            if self.options:
+                connection.execution_options(**self.options)
             return connection.execute(statement, parameters).freeze()
         finally:
             try:
