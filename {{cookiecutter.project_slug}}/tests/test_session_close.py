@@ -1,6 +1,9 @@
+import asyncio
+
 from fastapi import FastAPI, HTTPException
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from starlette.types import Message
 
 from {{ cookiecutter.package_name }}.db import SessionDep
 from {{ cookiecutter.package_name }}.models import Note
@@ -49,3 +52,42 @@ async def test_session_commit_keeps_the_write_and_returns_the_connection(app: Fa
     assert response.status_code == 200
     assert app.state.engine.pool.checkedout() == 0
     assert await count_notes(app) == 1
+
+
+async def test_session_of_a_cancelled_request_returns_its_connection(app: FastAPI) -> None:
+    holding = asyncio.Event()
+
+    @app.get("/hold")
+    async def hold(session: SessionDep) -> None:
+        await session.execute(text("SELECT 1"))
+        holding.set()
+        await asyncio.sleep(60)
+
+    async def receive() -> Message:
+        await asyncio.sleep(60)
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        pass
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/hold",
+        "raw_path": b"/hold",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"test")],
+        "client": ("127.0.0.1", 1),
+        "server": ("test", 80),
+    }
+    request = asyncio.create_task(app(scope, receive, send))
+    await asyncio.wait_for(holding.wait(), 10)
+    assert app.state.engine.pool.checkedout() == 1
+    request.cancel()
+    await asyncio.gather(request, return_exceptions=True)
+
+    assert app.state.engine.pool.checkedout() == 0

@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
@@ -24,8 +24,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.pool_timing import CheckoutTiming
 from {{ cookiecutter.package_name }}.settings import ConfigurationError
-
-router = APIRouter(tags=["metrics"])
 
 UNMATCHED = "<unmatched>"
 WAIT_STEPS = (1.0, 2.5, 5.0)  # x 1 ms, 10 ms, 100 ms, ...
@@ -253,7 +251,7 @@ def install_metrics(app: FastAPI) -> Metrics:
     metrics = Metrics(lambda: current_pool(app))
     app.state.metrics = metrics
     app.add_middleware(LatencyMiddleware, metrics=metrics)
-    app.include_router(router)
+    app.add_api_route("/metrics", read_metrics, methods=["GET"], tags=["metrics"], include_in_schema=False)
     return metrics
 
 
@@ -281,6 +279,5 @@ def record_pool_timeout(app: FastAPI) -> None:
         metrics.pool_timeouts.inc()
 
 
-@router.get("/metrics", include_in_schema=False)
 async def read_metrics(request: Request) -> Response:
     return Response(request.app.state.metrics.scrape(), media_type=CONTENT_TYPE_LATEST)
