@@ -2,7 +2,7 @@
 
 Each replica loads alembic and the modules it is given, prints "ready" and waits for the go on its stdin, so that
 the upgrades start together however long the imports take. The test holds the replicas at a database lock of its own
-(a database-specific gate) and checks with check_each_migration_ran_once afterwards.
+(a database-specific gate) and checks with check_migrations_ran_once afterwards.
 """
 
 import asyncio
@@ -46,15 +46,14 @@ async def started_replica(program: str, database_url: str) -> asyncio.subprocess
     return process
 
 
-async def started_replicas(program: str, database_url: str) -> list[asyncio.subprocess.Process]:
-    return list(await asyncio.gather(*(started_replica(program, database_url) for _ in range(REPLICAS))))
-
-
-async def go(replicas: Sequence[asyncio.subprocess.Process]) -> None:
+async def released_replicas(program: str, database_url: str) -> list[asyncio.subprocess.Process]:
+    """REPLICAS replicas, started together and, once all are ready, told to go."""
+    replicas = list(await asyncio.gather(*(started_replica(program, database_url) for _ in range(REPLICAS))))
     for process in replicas:
         assert process.stdin is not None
         process.stdin.write(b"go\n")
         await process.stdin.drain()
+    return replicas
 
 
 async def finished(replicas: Sequence[asyncio.subprocess.Process]) -> list[tuple[int, str]]:
@@ -67,7 +66,7 @@ async def finished(replicas: Sequence[asyncio.subprocess.Process]) -> list[tuple
     return list(await asyncio.gather(*(one(process) for process in replicas)))
 
 
-def check_each_migration_ran_once(results: list[tuple[int, str]], versions: Sequence[object]) -> None:
+def check_migrations_ran_once(results: list[tuple[int, str]], versions: Sequence[object]) -> None:
     """Every replica succeeded, no migration ran twice, and the version table holds one row."""
     for code, output in results:
         assert code == 0, output

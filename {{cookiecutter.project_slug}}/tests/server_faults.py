@@ -70,8 +70,10 @@ def through_a_restart(server: ThrowawayServer, tmp_path: Path) -> Restart:
     return Restart(before, ready_down, down_seconds, items_down, after, app.output())
 
 
-def check_restart(restart: Restart, password: str) -> None:
-    """Ready and working before, 503 with Retry-After while down, working again after; the password never shown."""
+def checked_restart(server: ThrowawayServer, tmp_path: Path, password: str) -> Restart:
+    """Through a restart: ready and working before, 503 with Retry-After while down, working again after; the
+    password never shown. What the app answered, for the database's own checks."""
+    restart = through_a_restart(server, tmp_path)
     print(
         f"database down: /health/ready {restart.ready_down.status} in {restart.down_seconds:.2f} s, "
         f"/items {restart.items_down.status}; after restart: {[reply.status for reply in restart.after]}"
@@ -85,6 +87,7 @@ def check_restart(restart: Restart, password: str) -> None:
     assert restart.items_down.status == 503
     assert [reply.status for reply in restart.after] == [200, 200, 200]
     assert password not in restart.log
+    return restart
 
 
 def with_wrong_password(server: ThrowawayServer, tmp_path: Path) -> tuple[dict[str, Reply], str]:
@@ -95,8 +98,10 @@ def with_wrong_password(server: ThrowawayServer, tmp_path: Path) -> tuple[dict[s
     return replies, app.output()  # after the server stopped: the traceback is written once the 500 has been sent
 
 
-def check_wrong_password(replies: dict[str, Reply], log: str, password: str, masked_url: str) -> None:
-    """503s for the database's routes, the 500's traceback with the URL masked; no password anywhere."""
+def checked_wrong_password(server: ThrowawayServer, tmp_path: Path, password: str, masked_url: str) -> str:
+    """With a wrong password: 503s for the database's routes, the 500's traceback with the URL masked, neither
+    password anywhere. The app's log, for the database's own checks."""
+    replies, log = with_wrong_password(server, tmp_path)
     statuses = {path: reply.status for path, reply in replies.items()}
     print(f"wrong password: {statuses}, password in output: no")
     assert replies["/items"].status == 503
@@ -108,3 +113,4 @@ def check_wrong_password(replies: dict[str, Reply], log: str, password: str, mas
     for text in [log, *(reply.body.decode() for reply in replies.values())]:
         assert WRONG_PASSWORD not in text
         assert password not in text
+    return log

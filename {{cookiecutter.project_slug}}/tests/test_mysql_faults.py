@@ -28,14 +28,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from tests.live_server import request
 from tests.load import get, timed
 from tests.mysql_admin import admin_fetch, connect, connection_ids
-from tests.server_faults import (
-    check_restart,
-    check_wrong_password,
-    free_port,
-    through_a_restart,
-    wait_until,
-    with_wrong_password,
-)
+from tests.server_faults import checked_restart, checked_wrong_password, free_port, wait_until
 from tests.slowapp import FAIL_EVERY, run_slow_server, send_flaky_requests, wait_until_holding
 
 PASSWORD = "Fault-pw-7Qx2"  # the throwaway server's application password; must never show up in output
@@ -170,9 +163,8 @@ def mariadb() -> Iterator[MariaDB]:
 
 
 def test_ready_follows_a_database_restart_without_restarting_the_app(mariadb: MariaDB, tmp_path) -> None:
-    restart = through_a_restart(mariadb, tmp_path)
+    restart = checked_restart(mariadb, tmp_path, PASSWORD)
 
-    check_restart(restart, PASSWORD)
     assert restart.items_down.headers["retry-after"] == "1"
 
 
@@ -180,9 +172,9 @@ def test_ready_follows_a_database_restart_without_restarting_the_app(mariadb: Ma
 
 
 def test_wrong_password_is_a_503_and_never_printed(mariadb: MariaDB, tmp_path) -> None:
-    replies, log = with_wrong_password(mariadb, tmp_path)
+    masked_url = f"mysql+asyncmy://{APP_USER}:***@127.0.0.1:{mariadb.port}/{DATABASE}"
+    log = checked_wrong_password(mariadb, tmp_path, PASSWORD, masked_url)
 
-    check_wrong_password(replies, log, PASSWORD, f"mysql+asyncmy://{APP_USER}:***@127.0.0.1:{mariadb.port}/{DATABASE}")
     assert "Access denied" in log  # the server's refusal is logged, and names no password
 
 

@@ -7,15 +7,7 @@ import asyncio
 from sqlalchemy import make_url
 
 from tests.postgres_admin import admin_fetch, connect, direct_url
-from tests.replicas import (
-    REPLICAS,
-    VERSION_TABLE,
-    check_each_migration_ran_once,
-    finished,
-    go,
-    replica_program,
-    started_replicas,
-)
+from tests.replicas import VERSION_TABLE, check_migrations_ran_once, finished, released_replicas, replica_program
 
 PILE_UP_SECONDS = 30  # how long the replicas may take to reach the held lock (a hang guard, not a timing)
 # Each replica loads alembic and the project, says so, then waits for the go: the upgrades start at the same moment
@@ -39,23 +31,22 @@ async def test_concurrent_upgrades_apply_each_migration_once(empty_database_url:
         hold = holder.transaction()
         await hold.start()
         await holder.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
-        replicas = await started_replicas(REPLICA, empty_database_url)
-        await go(replicas)
+        replicas = await released_replicas(REPLICA, empty_database_url)
         waiting = 0
         for _ in range(PILE_UP_SECONDS * 10):
             waiting = await waiting_for_locks(database)
-            if waiting >= REPLICAS or any(process.returncode is not None for process in replicas):
+            if waiting >= len(replicas) or any(process.returncode is not None for process in replicas):
                 break
             await asyncio.sleep(0.1)
         await hold.rollback()
     finally:
         await holder.close()
     results = await finished(replicas)
-    assert waiting == REPLICAS, f"{waiting} of {REPLICAS} replicas reached the locks: {results}"
+    assert waiting == len(replicas), f"{waiting} of {len(replicas)} replicas reached the locks: {results}"
 
     connection = await connect(empty_database_url)
     try:
         versions = await connection.fetch("SELECT version_num FROM alembic_version")
     finally:
         await connection.close()
-    check_each_migration_ran_once(results, versions)
+    check_migrations_ran_once(results, versions)
