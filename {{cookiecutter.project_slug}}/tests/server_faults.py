@@ -1,19 +1,23 @@
 """Faults on a throwaway database server of the tests' own (PostgreSQL's Cluster, MariaDB's MariaDB): the server
-stops and starts again under the running app, or the app is given a wrong password.
+stops and starts again under the running app, or the app is given a wrong password. And on the shared server: the
+app is stopped (SIGTERM) while a request holds a connection.
 
 The database's fault module owns the server and calls these with it; the checks here are what both servers must
 show, and the module adds what only its server shows.
 """
 
+import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sized
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from tests.live_server import Reply, request
-from tests.slowapp import run_slow_server
+from tests.load import get, timed
+from tests.slowapp import run_slow_server, wait_until_holding
 
 WRONG_PASSWORD = "Wrong-pw-3Kd9"
 FAULT_PATHS = ("/items", "/health/ready", "/leak-secret")
@@ -114,3 +118,26 @@ def checked_wrong_password(server: ThrowawayServer, tmp_path: Path, password: st
         assert WRONG_PASSWORD not in text
         assert password not in text
     return log
+
+
+def checked_sigterm(
+    env: Mapping[str, str], tmp_path: Path, connections: Callable[[], Sized], exit_seconds: float, gone_seconds: float
+) -> str:
+    """SIGTERM while a request holds a connection: the request still ends well, the app held connections while it
+    drained, and none of them (as connections() finds them on the server) outlives it. The app's output."""
+    with run_slow_server(env, str(tmp_path / "server.log")) as server:
+        with ThreadPoolExecutor(4) as pool:
+            for reply in pool.map(lambda _: request(f"{server.base_url}/items"), range(8)):
+                assert reply.status == 200
+            in_flight = pool.submit(timed, get(f"{server.base_url}/slow?seconds=1"))
+            wait_until_holding(server)
+            server.process.send_signal(signal.SIGTERM)
+            during = len(connections())
+            finished = in_flight.result()
+        server.process.wait(exit_seconds)
+
+    wait_until(lambda: not connections(), gone_seconds, "the app's connections outlived the server")
+    print(f"connections of the app: {during} while draining, 0 after shutdown")
+    assert finished.status == 200
+    assert during >= 1
+    return server.output()

@@ -8,12 +8,10 @@ disturbed. The rest uses the shared server and finds the app's connections by th
 import asyncio
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,11 +23,9 @@ from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.models import Note
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from tests.live_server import request
-from tests.load import get, timed
 from tests.mysql_admin import admin_fetch, connect, connection_ids
-from tests.server_faults import checked_restart, checked_wrong_password, free_port, wait_until
-from tests.slowapp import FAIL_EVERY, run_slow_server, send_flaky_requests, wait_until_holding
+from tests.server_faults import checked_restart, checked_sigterm, checked_wrong_password, free_port
+from tests.slowapp import FAIL_EVERY, send_flaky_requests
 
 PASSWORD = "Fault-pw-7Qx2"  # the throwaway server's application password; must never show up in output
 APP_USER = "app"
@@ -212,19 +208,8 @@ async def test_failing_requests_leave_no_open_transaction(database_url: str) -> 
 
 def test_sigterm_leaves_no_connection_of_the_app(database_url: str, tmp_path) -> None:
     name = str(make_url(database_url).database)
-    with run_slow_server({"DATABASE_URL": database_url}, str(tmp_path / "server.log")) as server:
-        with ThreadPoolExecutor(4) as pool:
-            for reply in pool.map(lambda _: request(f"{server.base_url}/items"), range(8)):
-                assert reply.status == 200
-            in_flight = pool.submit(timed, get(f"{server.base_url}/slow?seconds=1"))
-            wait_until_holding(server)
-            server.process.send_signal(signal.SIGTERM)
-            during = len(app_connections(name))
-            finished = in_flight.result()
-        server.process.wait(30)
+    env = {"DATABASE_URL": database_url}
 
-    wait_until(lambda: not app_connections(name), 30, "the app's connections outlived the server")
-    print(f"connections of the app: {during} while draining, 0 after shutdown")
-    assert finished.status == 200
-    assert during >= 1
-    assert "Application shutdown complete" in server.output()
+    output = checked_sigterm(env, tmp_path, lambda: app_connections(name), exit_seconds=30, gone_seconds=30)
+
+    assert "Application shutdown complete" in output

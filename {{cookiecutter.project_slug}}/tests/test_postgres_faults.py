@@ -10,7 +10,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -28,11 +27,10 @@ import pytest
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from tests.live_server import request
 from tests.load import Outcome, get, post_json, timed
 from tests.postgres_admin import admin_fetch, direct_url
-from tests.server_faults import checked_restart, checked_wrong_password, free_port, wait_until
-from tests.slowapp import FAIL_EVERY, run_slow_server, send_flaky_requests, wait_until_holding
+from tests.server_faults import checked_restart, checked_sigterm, checked_wrong_password, free_port, wait_until
+from tests.slowapp import FAIL_EVERY, run_slow_server, send_flaky_requests
 
 PASSWORD = "Fault-pw-7Qx2"  # the throwaway cluster's password; must never show up in output
 
@@ -207,17 +205,4 @@ def test_sigterm_leaves_no_connection_of_the_app(database_url: str, tmp_path) ->
     name = unique_application_name()
     # directly: behind PgBouncer, the server connections are PgBouncer's and rightly outlive the app
     env = {"DATABASE_URL": direct_url(database_url), "APPLICATION_NAME": name, "PGBOUNCER": "false"}
-    with run_slow_server(env, str(tmp_path / "server.log")) as server, ThreadPoolExecutor(4) as pool:
-        for reply in pool.map(lambda _: request(f"{server.base_url}/items"), range(8)):
-            assert reply.status == 200
-        in_flight = pool.submit(timed, get(f"{server.base_url}/slow?seconds=1"))
-        wait_until_holding(server)
-        server.process.send_signal(signal.SIGTERM)
-        during = len(app_backends(name))
-        finished = in_flight.result()
-        server.process.wait(10)
-
-    wait_until(lambda: not app_backends(name), 3, "the app's connections outlived the server")
-    print(f"connections of the app: {during} while draining, 0 after shutdown")
-    assert finished.status == 200
-    assert during >= 1
+    checked_sigterm(env, tmp_path, lambda: app_backends(name), exit_seconds=10, gone_seconds=3)
