@@ -7,7 +7,7 @@ import subprocess
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,25 +39,29 @@ def psql(database: str, sql: str) -> str:
     return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
 
 
-@pytest.fixture
-def throwaway_database() -> Iterator[str]:
-    require_postgres()
-    name = f"first_run_{uuid.uuid4().hex[:12]}"
-    yield name
-    psql("postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def mariadb(sql: str) -> str:
     command = ["mariadb", "-h", "127.0.0.1", "-u", "root", "-N", "-B", "-e", sql]
     return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
 
 
-@pytest.fixture
-def throwaway_mysql_database() -> Iterator[str]:
-    require_mysql()
+def throwaway(require: Callable[[], None], drop: Callable[[str], object]) -> Iterator[str]:
+    """A fresh database name on a server that must be running; the database, if the steps made it, dropped after."""
+    require()
     name = f"first_run_{uuid.uuid4().hex[:12]}"
     yield name
-    mariadb(f"DROP DATABASE IF EXISTS `{name}`")
+    drop(name)
+
+
+@pytest.fixture
+def throwaway_database() -> Iterator[str]:
+    yield from throwaway(
+        require_postgres, lambda name: psql("postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    )
+
+
+@pytest.fixture
+def throwaway_mysql_database() -> Iterator[str]:
+    yield from throwaway(require_mysql, lambda name: mariadb(f"DROP DATABASE IF EXISTS `{name}`"))
 
 
 def get_items(port: int, server: subprocess.Popen[str]) -> dict[str, object]:
@@ -115,31 +119,32 @@ def test_sqlite_first_run_follows_the_printed_steps(tmp_path: Path) -> None:
     assert run_steps(steps, tmp_path, user_environment({})) == {"number": 1}
 
 
-def test_postgresql_first_run_creates_the_database_then_migrates_and_serves(
-    tmp_path: Path, throwaway_database: str
-) -> None:
-    baked = bake(tmp_path, {"database": "postgresql"}, {"TEMPLATE_STRICT": "1"})
+def first_run_creating_the_database(tmp_path: Path, database: str, url: str) -> None:
+    """The printed steps create the database before they migrate it, and end with a service that answers."""
+    baked = bake(tmp_path, {"database": database}, {"TEMPLATE_STRICT": "1"})
     assert baked.exit_code == 0, baked.output
     steps = printed_steps(baked.output)
     creates = next(i for i, step in enumerate(steps) if "create_database" in step)
     assert creates < next(i for i, step in enumerate(steps) if "alembic upgrade head" in step)
 
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{throwaway_database}"
     assert run_steps(steps, tmp_path, user_environment({"DATABASE_URL": url})) == {"number": 1}
+
+
+def test_postgresql_first_run_creates_the_database_then_migrates_and_serves(
+    tmp_path: Path, throwaway_database: str
+) -> None:
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{throwaway_database}"
+    first_run_creating_the_database(tmp_path, "postgresql", url)
+
     assert psql(throwaway_database, "SELECT version_num FROM alembic_version")  # the migration ran in the new database
 
 
 def test_mysql_first_run_creates_the_database_then_migrates_and_serves(
     tmp_path: Path, throwaway_mysql_database: str
 ) -> None:
-    baked = bake(tmp_path, {"database": "mysql"}, {"TEMPLATE_STRICT": "1"})
-    assert baked.exit_code == 0, baked.output
-    steps = printed_steps(baked.output)
-    creates = next(i for i, step in enumerate(steps) if "create_database" in step)
-    assert creates < next(i for i, step in enumerate(steps) if "alembic upgrade head" in step)
-
     url = f"mysql+asyncmy://root@127.0.0.1:3306/{throwaway_mysql_database}"
-    assert run_steps(steps, tmp_path, user_environment({"DATABASE_URL": url})) == {"number": 1}
+    first_run_creating_the_database(tmp_path, "mysql", url)
+
     charset = f"SELECT default_character_set_name FROM information_schema.schemata WHERE schema_name = '{throwaway_mysql_database}'"
     assert mariadb(charset) == "utf8mb4"  # made by create_database, so emoji fit
     assert mariadb(f"SELECT version_num FROM `{throwaway_mysql_database}`.alembic_version")  # migrated

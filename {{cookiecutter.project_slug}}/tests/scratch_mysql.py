@@ -1,13 +1,10 @@
 """Throwaway MySQL or MariaDB databases for the tests, the smoke test and the benchmark, made through
 ADMIN_DATABASE_URL."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from uuid import uuid4
-
-from sqlalchemy import make_url
+from contextlib import AbstractAsyncContextManager
 
 from tests.mysql_admin import admin_execute, admin_fetch, admin_kill, connection_ids
+from tests.scratch_server import scratch_database_on
 
 # the tables a template database holds are copied by CREATE TABLE ... LIKE and INSERT ... SELECT (MySQL has no
 # CREATE DATABASE ... TEMPLATE)
@@ -34,12 +31,6 @@ async def drop_database(name: str) -> None:
     await admin_execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
-@asynccontextmanager
-async def scratch_database(app_url: str, template: str | None = None) -> AsyncIterator[str]:
+def scratch_database(app_url: str, template: str | None = None) -> AbstractAsyncContextManager[str]:
     """A new, empty (or template-copied) database on the app's server; dropped on exit. Yields its URL."""
-    name = f"scratch_{uuid4().hex[:16]}"
-    await create_database(name, template)
-    try:
-        yield make_url(app_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await drop_database(name)
+    return scratch_database_on(create_database, drop_database, app_url, template)

@@ -6,10 +6,7 @@ Each test has a database of its own; the app's server connections are the ones u
 
 import asyncio
 import logging
-import os
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -22,9 +19,9 @@ from {{ cookiecutter.package_name }}.models import TITLE_MAX, Note
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from tests.mysql_admin import admin_fetch, admin_kill, connect, connection_ids, fetch
+from tests.replicas import VERSION_TABLE, check_migrations_ran_once, finished, released_replicas, replica_program
+from tests.sizing_checks import check_counts_every_replicas_workers, check_silent_when_pools_fit, start_up_warning
 
-PROJECT = Path(__file__).resolve().parents[1]
-REPLICAS = 4
 SERVER_GONE_SECONDS = 30  # how long the server may take to end an idle connection (a hang guard, not a measure)
 
 
@@ -108,10 +105,7 @@ async def server_setting(name: str) -> int:
 async def sizing_check(database_url: str, **pool: object) -> str | None:
     """Start and stop the app with these pool settings; the start-up check's warning. Pre-ping is on unless given
     (this project's answers may have turned it off), so that only the sizing is checked."""
-    pool = {"pool_pre_ping": True, **pool}
-    app = create_app(Settings(_env_file=None, database_url=database_url, **pool))  # type: ignore[arg-type]
-    async with app.router.lifespan_context(app):
-        return await app.state.pool_sizing_check
+    return await start_up_warning(database_url, **{"pool_pre_ping": True, **pool})
 
 
 async def test_sizing_warning_shows_the_arithmetic_against_max_connections(
@@ -134,24 +128,12 @@ async def test_sizing_warning_shows_the_arithmetic_against_max_connections(
 
 
 async def test_sizing_check_counts_every_replicas_workers(database_url: str) -> None:
-    max_connections = await server_setting("max_connections")
-    per_worker = max_connections // 6 + 1  # 3 replicas x 2 workers of these do not fit, 1 x 2 do
-    checks = {
-        replicas: await sizing_check(database_url, pool_size=per_worker, max_overflow=0, workers=2, replicas=replicas)
-        for replicas in (1, 3)
-    }
-
-    assert checks[1] is None
-    assert checks[3] is not None
-    assert f"3 replica(s) x 2 worker(s) x (pool_size {per_worker} + max_overflow 0) = {6 * per_worker}" in checks[3]
+    await check_counts_every_replicas_workers(database_url, await server_setting("max_connections"), sizing_check)
 
 
 async def test_sizing_check_is_silent_when_pools_fit(database_url: str, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING):
-        warning = await sizing_check(database_url, pool_size=2, max_overflow=1, workers=2)
+    await check_silent_when_pools_fit(database_url, caplog, sizing_check)
 
-    assert warning is None
-    assert "pool sizing" not in caplog.text
     assert "pool recycling" not in caplog.text
 
 
@@ -257,49 +239,18 @@ async def test_a_connection_idle_past_wait_timeout(database_url: str, pre_ping: 
 # --- replicas migrating together ---------------------------------------------------------------------------
 
 # Each replica loads alembic, the driver and the project, says so, then waits for the go
-REPLICA = (
-    "import sys; from alembic.config import main; import alembic.command, asyncmy, sqlalchemy.ext.asyncio; "
-    "import {{ cookiecutter.package_name }}.models; "
-    "import {{ cookiecutter.package_name }}.mysql; "
-    "import {{ cookiecutter.package_name }}.settings; "
-    "print('ready', flush=True); sys.stdin.readline(); main(['upgrade', 'head'])"
-)
-# the version table as alembic makes it, empty: to alembic, a database no migration has touched yet
-VERSION_TABLE = (
-    "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
-    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+REPLICA = replica_program(
+    "alembic.command",
+    "asyncmy",
+    "sqlalchemy.ext.asyncio",
+    "{{ cookiecutter.package_name }}.models",
+    "{{ cookiecutter.package_name }}.mysql",
+    "{{ cookiecutter.package_name }}.settings",
 )
 # what a replica does while the gate is closed: waits for the version table (the replica holding the migration lock,
 # or, without a lock, every replica) or for the migration lock (the others)
 WAITING = ("Waiting for table metadata lock", "User lock")
 GATE_SECONDS = 120  # how long the replicas may take to reach the gate (a hang guard on a busy machine)
-
-
-async def started_replica(database_url: str) -> asyncio.subprocess.Process:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        REPLICA,
-        cwd=PROJECT,
-        env={**os.environ, "DATABASE_URL": database_url},
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    assert process.stdout is not None
-    assert await process.stdout.readline() == b"ready\n"
-    return process
-
-
-async def go(process: asyncio.subprocess.Process) -> None:
-    assert process.stdin is not None
-    process.stdin.write(b"go\n")
-    await process.stdin.drain()
-
-
-async def finished(process: asyncio.subprocess.Process) -> tuple[int, str]:
-    output, _ = await process.communicate()
-    return await process.wait(), output.decode(errors="replace")
 
 
 async def replicas_at_the_gate(name: str, replicas: list[asyncio.subprocess.Process]) -> int:
@@ -323,21 +274,14 @@ async def test_concurrent_upgrades_apply_each_migration_once(empty_database_url:
         async with gate.cursor() as cursor:
             await cursor.execute(VERSION_TABLE)
             await cursor.execute("LOCK TABLES alembic_version WRITE")
-        replicas = list(await asyncio.gather(*(started_replica(empty_database_url) for _ in range(REPLICAS))))
-        for process in replicas:
-            await go(process)
+        replicas = await released_replicas(REPLICA, empty_database_url)
         waiting = await replicas_at_the_gate(name, replicas)
         async with gate.cursor() as cursor:
             await cursor.execute("UNLOCK TABLES")
     finally:
         await gate.ensure_closed()
-    results = await asyncio.gather(*(finished(process) for process in replicas))
+    results = await finished(replicas)
 
-    for code, output in results:
-        assert code == 0, output
-        assert "already exists" not in output, output
-    assert waiting == REPLICAS
     versions = await fetch(empty_database_url, "SELECT version_num FROM alembic_version")
-    assert len(versions) == 1
-    applied = sum(output.count("Running upgrade") for _, output in results)
-    assert applied == len(list((PROJECT / "migrations" / "versions").glob("*.py")))
+    check_migrations_ran_once(results, versions)
+    assert waiting == len(replicas)

@@ -19,6 +19,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from tests.live_server import request, run_server
 from tests.loop_errors import recorded_loop_errors
 from tests.postgres_admin import admin_connect, direct_url
+from tests.sizing_checks import check_counts_every_replicas_workers, check_silent_when_pools_fit, start_up_warning
 
 LOAD_SECONDS = 3
 SHUTDOWN_POINTS = 60  # loop iterations after start-up at which the app is shut down, 0 to 59
@@ -116,9 +117,7 @@ async def test_serve_starts_workers_processes_and_the_sizing_check_counts_them(
 
 async def sizing_check(database_url: str, **pool: int) -> str | None:
     """Start and stop the app with these pool settings on the server directly; the start-up sizing check's warning."""
-    app = create_app(Settings(_env_file=None, database_url=direct_url(database_url), pgbouncer=False, **pool))
-    async with app.router.lifespan_context(app):
-        return await app.state.pool_sizing_check
+    return await start_up_warning(direct_url(database_url), pgbouncer=False, **pool)
 
 
 async def test_sizing_warning_shows_the_arithmetic_when_pools_are_oversized(
@@ -142,24 +141,11 @@ async def test_sizing_warning_shows_the_arithmetic_when_pools_are_oversized(
 
 async def test_sizing_check_counts_every_replicas_workers(database_url: str) -> None:
     max_connections, reserved = await server_limits()
-    available = max_connections - reserved
-    per_worker = available // 6 + 1  # 3 replicas x 2 workers of these do not fit, 1 x 2 and 2 x 2 do (if >= 4)
-    checks = {
-        replicas: await sizing_check(database_url, pool_size=per_worker, max_overflow=0, workers=2, replicas=replicas)
-        for replicas in (1, 3)
-    }
-
-    assert checks[1] is None
-    assert checks[3] is not None
-    assert f"3 replica(s) x 2 worker(s) x (pool_size {per_worker} + max_overflow 0) = {6 * per_worker}" in checks[3]
+    await check_counts_every_replicas_workers(database_url, max_connections - reserved, sizing_check)
 
 
 async def test_sizing_check_is_silent_when_pools_fit(database_url: str, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING):
-        warning = await sizing_check(database_url, pool_size=2, max_overflow=1, workers=2)
-
-    assert warning is None
-    assert "pool sizing" not in caplog.text
+    await check_silent_when_pools_fit(database_url, caplog, sizing_check)
 
 
 async def test_sizing_check_behind_pgbouncer_says_when_it_cannot_read_the_console(
