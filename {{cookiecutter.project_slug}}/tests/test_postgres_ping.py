@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient
+from httpx import ASGITransport, AsyncClient, Response
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
@@ -40,16 +40,22 @@ async def server_states(app: FastAPI) -> list[str]:
     return [row["state"] for row in rows]
 
 
-async def test_ping_replaces_a_connection_the_server_terminated(direct_app: FastAPI) -> None:
-    async with AsyncClient(transport=ASGITransport(app=direct_app), base_url="http://t") as client:
-        assert (await client.get("/items")).status_code == 200
+async def get_after_terminating_the_app_connections(app: FastAPI, path: str) -> tuple[list[bool], Response]:
+    """GET path once (a pooled connection is opened), terminate the app's server connections, GET path again:
+    whether each termination took, and the second answer."""
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+        assert (await client.get(path)).status_code == 200
         terminated = await admin_fetch(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-            direct_app.state.settings.application_name,
+            app.state.settings.application_name,
         )
-        response = await client.get("/items")
+        return [row[0] for row in terminated], await client.get(path)
 
-    assert [row[0] for row in terminated] == [True]
+
+async def test_ping_replaces_a_connection_the_server_terminated(direct_app: FastAPI) -> None:
+    terminated, response = await get_after_terminating_the_app_connections(direct_app, "/items")
+
+    assert terminated == [True]
     assert response.status_code == 200
     assert response.json() == {"number": 1}
 
@@ -99,15 +105,9 @@ async def test_read_path_runs_without_a_transaction_and_leaves_the_next_checkout
 
 
 async def test_read_path_replaces_a_connection_the_server_terminated(direct_app: FastAPI) -> None:
-    async with AsyncClient(transport=ASGITransport(app=direct_app), base_url="http://t") as client:
-        assert (await client.get("/notes")).status_code == 200
-        terminated = await admin_fetch(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-            direct_app.state.settings.application_name,
-        )
-        response = await client.get("/notes")
+    terminated, response = await get_after_terminating_the_app_connections(direct_app, "/notes")
 
-    assert [row[0] for row in terminated] == [True]
+    assert terminated == [True]
     assert response.status_code == 200
     assert response.json() == []
     assert direct_app.state.engine.pool.checkedout() == 0
