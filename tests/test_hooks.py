@@ -404,36 +404,24 @@ SQLITE_MARKERS = ("aiosqlite", "sqlite+", "PRAGMA", "SQLITE_BUSY_TIMEOUT_MS", "s
 MYSQL_MARKERS = ("asyncmy", "mysql+", "mysql.py", "processlist", "utf8mb4")
 
 
-def test_pruning_sqlite_project_holds_nothing_postgresql_specific(tmp_path: Path) -> None:
-    baked = bake(tmp_path, {"database": "sqlite"}, SKIP)
+@pytest.mark.parametrize(
+    ("database", "module", "pruned_as", "foreign_markers"),
+    [
+        ("sqlite", "sqlite.py", "sqlite", POSTGRES_MARKERS + MYSQL_MARKERS),
+        ("postgresql-pgbouncer", "postgres.py", "postgresql", SQLITE_MARKERS + MYSQL_MARKERS),
+        ("mysql", "mysql.py", "mysql", SQLITE_MARKERS + POSTGRES_MARKERS),
+    ],
+)
+def test_pruning_leaves_nothing_specific_to_the_other_databases(
+    tmp_path: Path, database: str, module: str, pruned_as: str, foreign_markers: tuple[str, ...]
+) -> None:
+    baked = bake(tmp_path, {"database": database}, SKIP)
     project = baked.project()
 
     assert baked.exit_code == 0, baked.output
-    assert (project / "src/order_service/sqlite.py").is_file()
-    assert mentions(project, POSTGRES_MARKERS + MYSQL_MARKERS) == []
-    for path in post_gen.unused_files("sqlite", "order_service"):
-        assert not (project / path).exists()
-
-
-def test_pruning_postgresql_project_holds_nothing_sqlite_specific(tmp_path: Path) -> None:
-    baked = bake(tmp_path, {"database": "postgresql-pgbouncer"}, SKIP)
-    project = baked.project()
-
-    assert baked.exit_code == 0, baked.output
-    assert (project / "src/order_service/postgres.py").is_file()
-    assert mentions(project, SQLITE_MARKERS + MYSQL_MARKERS) == []
-    for path in post_gen.unused_files("postgresql", "order_service"):
-        assert not (project / path).exists()
-
-
-def test_pruning_mysql_project_holds_nothing_sqlite_or_postgresql_specific(tmp_path: Path) -> None:
-    baked = bake(tmp_path, {"database": "mysql"}, SKIP)
-    project = baked.project()
-
-    assert baked.exit_code == 0, baked.output
-    assert (project / "src/order_service/mysql.py").is_file()
-    assert mentions(project, SQLITE_MARKERS + POSTGRES_MARKERS) == []
-    for path in post_gen.unused_files("mysql", "order_service"):
+    assert (project / "src/order_service" / module).is_file()
+    assert mentions(project, foreign_markers) == []
+    for path in post_gen.unused_files(pruned_as, "order_service"):
         assert not (project / path).exists()
 
 
