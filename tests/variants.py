@@ -1,7 +1,7 @@
 """The one list of variants the template promises to work for.
 
 pytest parametrizes over VARIANTS; the template's CI workflow builds its matrix from `python -m tests.variants`.
-Adding a variant is one line: a pool in POOLS, a database choice in CONNECTIONS, or an entry in EXTRA.
+Adding a variant is one line: a pool in POOLS or a database choice in CONNECTIONS.
 """
 
 import json
@@ -23,19 +23,25 @@ POOLS: dict[str, dict[str, object]] = {
     "custom-pool": {"pool_size": 7, "max_overflow": 3, "pool_recycle": -1, "pool_pre_ping": "no"},
 }
 
-# awkward but valid answers
-EXTRA: dict[str, dict[str, object]] = {
-    "sqlite-awkward-names": {"project_name": "Café Ümlaut Orders", "database": "sqlite"},
-    "postgresql-hyphenated-slug": {
-        "project_name": "Billing API",
-        "project_slug": "billing-api-v2",
-        "database": "postgresql",
-    },
+# awkward but valid names, carried by the custom-pool variants: names and pool answers are independent, so one
+# render per database checks both (a non-ASCII name; a slug with hyphens and a digit that differs from the name)
+NAMES: dict[str, dict[str, object]] = {
+    "sqlite": {"project_name": "Café Ümlaut Orders"},
+    "postgresql": {"project_name": "Billing API", "project_slug": "billing-api-v2"},
+    "pgbouncer": {"project_name": "Billing API", "project_slug": "billing-api-v2"},
+    "mysql": {"project_name": "Café Ümlaut Orders"},
 }
+NAMED_POOL = "custom-pool"
 
 ALL: dict[str, dict[str, object]] = {
-    f"{connection}-{pool}": {**CONNECTIONS[connection], **POOLS[pool]} for connection in CONNECTIONS for pool in POOLS
-} | EXTRA
+    f"{connection}-{pool}": {
+        **CONNECTIONS[connection],
+        **POOLS[pool],
+        **(NAMES[connection] if pool == NAMED_POOL else {}),
+    }
+    for connection in CONNECTIONS
+    for pool in POOLS
+}
 
 # TEMPLATE_VARIANTS=id,id narrows a run (the CI matrix runs one variant per job)
 SELECTED = [name for name in os.environ.get("TEMPLATE_VARIANTS", "").split(",") if name]
