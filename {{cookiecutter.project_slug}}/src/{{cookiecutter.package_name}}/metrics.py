@@ -43,17 +43,23 @@ def wait_buckets(pool_timeout: float) -> list[float]:
         scale *= 10
 
 
+POOL_GAUGES = {
+    "db_pool_size": "Connections the pool keeps open (POOL_SIZE)",
+    "db_pool_checked_out": "Connections lent to requests right now",
+    "db_pool_checked_in": "Open connections idle in the pool",
+    "db_pool_overflow": "Overflow counter: opened beyond POOL_SIZE; negative while slots are unopened",
+}
+
+
 def pool_readings(pool: QueuePool) -> dict[str, tuple[str, int]]:
     """The pool's gauges: name -> (documentation, value)."""
-    return {
-        "db_pool_size": ("Connections the pool keeps open (POOL_SIZE)", pool.size()),
-        "db_pool_checked_out": ("Connections lent to requests right now", pool.checkedout()),
-        "db_pool_checked_in": ("Open connections idle in the pool", pool.checkedin()),
-        "db_pool_overflow": (
-            "Overflow counter: opened beyond POOL_SIZE; negative while slots are unopened",
-            pool.overflow(),
-        ),
+    values = {
+        "db_pool_size": pool.size(),
+        "db_pool_checked_out": pool.checkedout(),
+        "db_pool_checked_in": pool.checkedin(),
+        "db_pool_overflow": pool.overflow(),
     }
+    return {name: (documentation, values[name]) for name, documentation in POOL_GAUGES.items()}
 
 
 ALL_WORKERS = "_all_workers"  # suffix of the summed pool gauges in multiprocess mode
@@ -75,6 +81,12 @@ class PoolCollector(Collector):
 
     def __init__(self, current_pool: Callable[[], Pool | None]) -> None:
         self.current_pool = current_pool
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        """The families collect() yields, named without reading the pool, so that a registry restricted to some
+        metric names (CollectorRegistry.restricted_registry) collects these only when asked for them."""
+        for name, documentation in POOL_GAUGES.items():
+            yield GaugeMetricFamily(name, documentation)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         pool = self.current_pool()
