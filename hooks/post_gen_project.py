@@ -68,6 +68,7 @@ ONLY_FOR: dict[str, tuple[str, ...]] = {  # file (relative to the project, {pack
     "tests/scratch_mysql.py": ("mysql",),
     "tests/scratch_sqlite.py": ("sqlite",),
     "tests/scratch_server.py": ("postgresql", "mysql"),
+    "tests/test_scratch_copies.py": ("postgresql", "mysql"),
     "tests/replicas.py": ("postgresql", "mysql"),
     "tests/sizing_checks.py": ("postgresql", "mysql"),
     "tests/server_faults.py": ("postgresql", "mysql"),
