@@ -281,6 +281,7 @@ def test_post_gen_unused_files_are_the_other_variants() -> None:
         "tests/mysql_admin.py",
         "tests/scratch_mysql.py",
         "tests/scratch_server.py",
+        "tests/test_scratch_copies.py",
         "tests/replicas.py",
         "tests/sizing_checks.py",
         "tests/server_faults.py",
@@ -303,6 +304,7 @@ def test_post_gen_unused_files_are_the_other_variants() -> None:
     shared = {
         "src/shop/create_database.py",
         "tests/scratch_server.py",
+        "tests/test_scratch_copies.py",
         "tests/replicas.py",
         "tests/sizing_checks.py",
         "tests/server_faults.py",
