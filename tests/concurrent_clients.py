@@ -52,7 +52,10 @@ async def main(package: str, clients: int, rounds: int) -> None:
                     except httpx.HTTPError as error:
                         errors.append(f"{type(error).__name__}: {error}")
 
-            limits = httpx.Limits(max_connections=clients)
+            # keep-alive connections expire on the client's side before uvicorn's 5 s keep-alive timeout closes them:
+            # with both at 5 s (httpx's default), a request sent on a connection the server is closing at that
+            # instant fails with "Server disconnected without sending a response"
+            limits = httpx.Limits(max_connections=clients, keepalive_expiry=2.0)
             async with httpx.AsyncClient(base_url=app.base_url, limits=limits, timeout=60) as http:
                 await asyncio.gather(*(client(number, http) for number in range(clients)))
             if Path(f"{logs}/server.log").read_text().count("Traceback"):
