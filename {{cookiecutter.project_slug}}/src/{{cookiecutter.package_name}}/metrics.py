@@ -11,6 +11,7 @@ import os
 import time
 import weakref
 from collections.abc import Callable, Iterator
+from operator import methodcaller
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -43,23 +44,21 @@ def wait_buckets(pool_timeout: float) -> list[float]:
         scale *= 10
 
 
-POOL_GAUGES = {
-    "db_pool_size": "Connections the pool keeps open (POOL_SIZE)",
-    "db_pool_checked_out": "Connections lent to requests right now",
-    "db_pool_checked_in": "Open connections idle in the pool",
-    "db_pool_overflow": "Overflow counter: opened beyond POOL_SIZE; negative while slots are unopened",
+# the pool's gauges: name -> (documentation, its reading: a method of the pool, called by name so overrides count)
+POOL_GAUGES: dict[str, tuple[str, Callable[[QueuePool], int]]] = {
+    "db_pool_size": ("Connections the pool keeps open (POOL_SIZE)", methodcaller("size")),
+    "db_pool_checked_out": ("Connections lent to requests right now", methodcaller("checkedout")),
+    "db_pool_checked_in": ("Open connections idle in the pool", methodcaller("checkedin")),
+    "db_pool_overflow": (
+        "Overflow counter: opened beyond POOL_SIZE; negative while slots are unopened",
+        methodcaller("overflow"),
+    ),
 }
 
 
 def pool_readings(pool: QueuePool) -> dict[str, tuple[str, int]]:
     """The pool's gauges: name -> (documentation, value)."""
-    values = {
-        "db_pool_size": pool.size(),
-        "db_pool_checked_out": pool.checkedout(),
-        "db_pool_checked_in": pool.checkedin(),
-        "db_pool_overflow": pool.overflow(),
-    }
-    return {name: (documentation, values[name]) for name, documentation in POOL_GAUGES.items()}
+    return {name: (documentation, read(pool)) for name, (documentation, read) in POOL_GAUGES.items()}
 
 
 ALL_WORKERS = "_all_workers"  # suffix of the summed pool gauges in multiprocess mode
@@ -85,7 +84,7 @@ class PoolCollector(Collector):
     def describe(self) -> Iterator[GaugeMetricFamily]:
         """The families collect() yields, named without reading the pool, so that a registry restricted to some
         metric names (CollectorRegistry.restricted_registry) collects these only when asked for them."""
-        for name, documentation in POOL_GAUGES.items():
+        for name, (documentation, _) in POOL_GAUGES.items():
             yield GaugeMetricFamily(name, documentation)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
