@@ -1,14 +1,16 @@
 """The rendered project's dependency ranges are true at both ends: its lint, mypy and suite pass with every direct
 dependency at its lower bound (uv --resolution lowest-direct) and at its newest allowed release (--resolution highest).
 
-One PostgreSQL render (the variant whose render test_variants.py already makes on the same worker), one fresh venv
-per end. The CI workflow's `lowest` and `highest` jobs do the same on GitHub.
+Per driver (asyncpg, aiosqlite, asyncmy), the lower end on one variant (variants.LOWEST_END) and the upper end on
+another (variants.HIGHEST_END), each render the one test_variants.py makes on the same worker, in a fresh venv. On
+GitHub each runs in the matrix job of its variant.
 
-The variant's own .venv is usually already the highest end (the hook installs the newest allowed releases, without
-the lock): when the fresh highest venv holds exactly the same versions, the checks that test_variants.py and
-test_upkeep.py run in that .venv (the whole suite, mypy, pre-commit's ruff) are the highest-end runs, and this test
-does not run them a second time. When the versions differ (a release came out, or the hook installed from an older
-cache), it runs them here in the fresh venv.
+The lower end's suite run is that variant's suite run: test_variants.py does not run it a second time at the upper
+end (the driver's other variants do). The upper end is usually the variant's own .venv (the hook installs the newest
+allowed releases, without the lock): when the fresh venv holds exactly the same versions, the checks test_variants.py
+and test_upkeep.py run in that .venv (the whole suite, mypy, pre-commit's ruff) are the upper-end runs, and this
+test does not repeat them. When the versions differ (a release came out, or the hook installed from an older cache),
+it runs them here in the fresh venv.
 """
 
 import re
@@ -19,9 +21,8 @@ from pathlib import Path
 import pytest
 
 from tests.rendering import TEST_EXTRAS, child_env, run, tool
-from tests.variants import ALL, VARIANTS
+from tests.variants import ALL, HIGHEST_END, LOWEST_END, VARIANTS
 
-VARIANT = "postgresql-default-pool"
 # the packages the rendered pyproject.toml names; their installed versions go into the failure message
 DIRECT = re.compile(
     r"^(alembic|fastapi|prometheus-client|pydantic-settings|sqlalchemy|uvicorn|asyncpg|asyncmy|aiosqlite|httpx|pytest"
@@ -39,18 +40,19 @@ def installed(python: str, project: Path) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "resolution",
+    ("variant", "resolution"),
     [
-        pytest.param(resolution, marks=pytest.mark.xdist_group(VARIANT))
-        for resolution in ("lowest-direct", "highest")
-        if VARIANT in VARIANTS  # TEMPLATE_VARIANTS may narrow the run to other variants
+        pytest.param(variant, resolution, id=f"{variant}-{resolution}", marks=pytest.mark.xdist_group(variant))
+        for resolution, variants in (("lowest-direct", LOWEST_END), ("highest", HIGHEST_END))
+        for variant in variants
+        if variant in VARIANTS  # TEMPLATE_VARIANTS may narrow the run to other variants
     ],
 )
 def test_rendered_suite_passes_at_each_end_of_the_dependency_ranges(
-    render_variant, database_env, tmp_path, resolution: str
+    render_variant, database_env, tmp_path, variant: str, resolution: str
 ) -> None:
-    answers = ALL[VARIANT]
-    project = render_variant(VARIANT, answers)
+    answers = ALL[variant]
+    project = render_variant(variant, answers)
     venv = tmp_path / resolution
     python = str(venv / "bin" / "python")
     uv = tool("uv")

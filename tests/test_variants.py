@@ -11,7 +11,7 @@ import yaml
 
 from tests.pgbouncer import transactions
 from tests.rendering import TEMPLATE, run, tool
-from tests.variants import VARIANTS, backend_module, uses_pgbouncer
+from tests.variants import LOWEST_END, VARIANTS, backend_module, uses_pgbouncer
 
 LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\bcookiecutter\.")  # ${{ }} is GitHub Actions syntax, not Jinja
 ACTIONLINT = TEMPLATE / "tests" / "tools" / "actionlint.mjs"
@@ -51,10 +51,18 @@ def test_render_passes_ruff_with_its_own_config(render_variant, name: str, answe
     run([str(project / ".venv/bin/python"), "-m", "compileall", "-q", "src", "tests", "migrations"], cwd=project)
 
 
-@variants
+@pytest.mark.parametrize(
+    ("name", "answers"),
+    [
+        pytest.param(name, answers, id=name, marks=pytest.mark.xdist_group(name))
+        for name, answers in VARIANTS.items()
+        if name not in LOWEST_END  # their suite runs at the lower end of the dependency ranges instead
+    ],
+)
 def test_render_own_test_suite_passes(request, render_variant, database_env, name: str, answers: dict) -> None:
-    """The project's whole suite on the variant's real database; for PgBouncer variants, through a real PgBouncer in
-    transaction pooling mode (the suite's queries are counted there)."""
+    """The project's whole suite on the variant's real database, at the newest allowed releases of its dependencies
+    (variants.LOWEST_END run it at the lowest, in test_dependency_bounds.py); for PgBouncer variants, through a real
+    PgBouncer in transaction pooling mode (the suite's queries are counted there)."""
     project = render_variant(name, answers)
     env = database_env(answers)
     pgbouncer_port = request.getfixturevalue("pgbouncer_port") if uses_pgbouncer(answers) else None
