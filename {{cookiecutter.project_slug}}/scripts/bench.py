@@ -52,7 +52,11 @@ UVICORN_ARGS = ("--loop", "uvloop", "--http", "httptools", "--factory")
 SAMPLE_INTERVAL_SECONDS = 0.05
 STARTUP_TIMEOUT_SECONDS = 60  # every server of a round starts at once, on a machine the load generator shares
 OPEN_LOOP_LOADS = (50, 90)  # % of the service's measured maximum throughput
-OPEN_LOOP_CLIENTS = 64  # closed-loop clients measuring that maximum
+OPEN_LOOP_CLIENTS = 64  # closed-loop clients giving the first estimate of that maximum
+# the open-loop client costs the machine more per request than a closed-loop one, and shares its CPUs with the
+# server: the maximum is what the service answers while the open-loop client sends this much more than the
+# closed-loop estimate (so rates at 90% are 90% of what the service can do under that very client)
+OPEN_LOOP_OVERLOAD = 1.3
 
 # Server connections are counted by application_name: one of its own per run, so that two runs on one server
 # (or a test suite running beside it) are not counted together
@@ -145,6 +149,8 @@ class OpenLoopResult:
     target: str
     workers: int
     load_percent: int
+    maximum: float  # the req/s load_percent is a share of: the open-loop client's, overloading the service
+    closed_loop_rps: float  # the closed-loop estimate that overload was based on
     rate: float
     achieved_rps: float
     p50_ms: float
@@ -336,12 +342,14 @@ async def ladder(args: argparse.Namespace, servers: Servers, sampler: Connection
 
 
 async def open_loop(args: argparse.Namespace, servers: Servers) -> list[OpenLoopResult]:
-    """The service's maximum throughput (closed loop, the built-in client: the same one as the open loop, which
-    costs the machine more than wrk), then fixed rates at OPEN_LOOP_LOADS % of it; this pool and stock take turns
-    in slices (--rounds of them), so that a burst of other work on the machine is shared out.
+    """The service's maximum throughput under the open-loop client (OPEN_LOOP_OVERLOAD), then fixed rates at
+    OPEN_LOOP_LOADS % of it; this pool and stock take turns in slices (--rounds of them), so that a burst of other
+    work on the machine is shared out.
     Runs on the servers the ladder's last round left running."""
     try:
-        maximum = (await python_load(servers.url_of(SERVICE), OPEN_LOOP_CLIENTS, args.duration)).rps
+        url = servers.url_of(SERVICE)
+        closed = (await python_load(url, OPEN_LOOP_CLIENTS, args.duration)).rps
+        maximum = (await fixed_rate(url, closed * OPEN_LOOP_OVERLOAD, args.duration)).load().rps
         results = []
         for percent in OPEN_LOOP_LOADS:
             rate = maximum * percent / 100
@@ -356,6 +364,8 @@ async def open_loop(args: argparse.Namespace, servers: Servers) -> list[OpenLoop
                         target.name,
                         servers.workers,
                         percent,
+                        maximum,
+                        closed,
                         rate,
                         load.rps,
                         load.p50_ms,
@@ -457,8 +467,12 @@ def print_ladder(results: list[Result], args: argparse.Namespace) -> None:
 
 
 def print_open_loop(results: list[OpenLoopResult]) -> None:
-    workers = results[0].workers
-    print(f"\nopen loop: fixed rates, latency from each request's due time, {workers} worker(s), built-in client")
+    first = results[0]
+    print(f"\nopen loop: fixed rates, latency from each request's due time, {first.workers} worker(s), built-in client")
+    print(
+        f"maximum {first.maximum:.0f} req/s: what the service answered while the open-loop client sent"
+        f" {OPEN_LOOP_OVERLOAD:.1f}x its closed-loop rate ({first.closed_loop_rps:.0f} req/s, {OPEN_LOOP_CLIENTS} clients)"
+    )
     print(
         f"{'load':>5} {'target':<8} {'rate/s':>7} {'done/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9}"
         f" {'p99/p50':>7} {'errors':>6}"
