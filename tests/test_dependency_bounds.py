@@ -30,8 +30,6 @@ DIRECT = re.compile(
     re.IGNORECASE,
 )
 SUITE_TIMEOUT = 600
-
-
 MYPY_AT_LOWEST = LOWEST_END[0]
 
 

