@@ -11,6 +11,8 @@ FROM information_schema.columns WHERE table_schema = 'public'
 UNION ALL
 SELECT 'index', tablename::text, indexname::text, indexdef, '' FROM pg_indexes WHERE schemaname = 'public'
 UNION ALL
+SELECT 'sequence', sequence_name::text, '', '', '' FROM information_schema.sequences WHERE sequence_schema = 'public'
+UNION ALL
 SELECT 'version', version_num, '', '', '' FROM alembic_version
 ORDER BY 1, 2, 3
 """
