@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from {{ cookiecutter.package_name }}.settings import Settings
 
 # True while the read path (db.Reader) checks a connection out for autocommit: a backend whose pre-ping opens the
-# transaction the checkout is for must not open one then
+# transaction the checkout is for must not open one then; its pre-ping may skip the round trip too, since the read
+# path runs a statement again on a new connection when its connection turns out to be lost
 AUTOCOMMIT_CHECKOUT: ContextVar[bool] = ContextVar("autocommit_checkout", default=False)
 
 

@@ -2,7 +2,8 @@
 
 The read path (ReaderDep) is for hot read-only routes: each statement on a connection of the same pool (same
 limits, pre-ping, POOL_TIMEOUT and 503s, metrics), in autocommit where the backend allows it, with no ORM session
-and no transaction; the connection goes back to the pool as soon as the rows are read. The README's benchmark
+and no transaction; the connection goes back to the pool as soon as the rows are read. A statement whose connection
+is lost under it runs once more on a new one, so a route must not use it for statements that are unsafe to repeat. The README's benchmark
 measures what that saves. A route must not use it when it writes, when several statements must see one snapshot
 (each statement stands alone), or when it must see its own request's uncommitted writes made on a session.
 The database's module says how its reads run and why (read_isolation_level): in autocommit where that is safe and
@@ -17,6 +18,7 @@ from typing import Annotated, Any, cast
 from anyio import CancelScope
 from fastapi import Depends, Request
 from sqlalchemy import Executable, FrozenResult, Result
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool, QueuePool
 from sqlalchemy.util import greenlet_spawn
@@ -136,7 +138,9 @@ class Reader:
     (autocommit where it is safe), checked out for that statement only and returned before the route uses the rows.
 
     The same pool as the sessions (its limits, POOL_TIMEOUT and 503s, pre-ping, metrics, tracing), without the ORM
-    session, without a transaction where the backend allows it, and in one hop into SQLAlchemy per statement.
+    session, without a transaction where the backend allows it, and in one hop into SQLAlchemy per statement. A
+    backend's pre-ping may check these checkouts without a round trip (AUTOCOMMIT_CHECKOUT): a connection that is lost
+    all the same is found by the statement, which then runs once more on a new connection.
     """
 
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
@@ -157,6 +161,18 @@ class Reader:
         return frozen()
 
     def _run(self, statement: Executable, parameters: Mapping[str, Any] | None) -> FrozenResult[Any]:
+        try:
+            return self._run_once(statement, parameters)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            # the connection was lost before or while the statement ran (a restarted server, a terminated backend, a
+            # dropped socket): SQLAlchemy discarded it and marked the pool's older ones for replacement; a read is
+            # safe to repeat, so once more on a new connection (a second loss is the request's error)
+            logger.warning("a read lost its database connection (%s); running it again", type(error.orig).__name__)
+            return self._run_once(statement, parameters)
+
+    def _run_once(self, statement: Executable, parameters: Mapping[str, Any] | None) -> FrozenResult[Any]:
         connection = self.engine.connect()
         try:
             if self.options:

