@@ -35,4 +35,6 @@ def test_bench_quick_run_completes_without_errors(render_variant, database_env, 
     assert "service/bare" in output
     assert f"open loop: fixed rates, latency from each request's due time, {workers} worker(s)" in output, output
     assert "while the open-loop client sent 1.3x its closed-loop rate" in output, output
+    for target in ("service", "stock", "raw"):
+        assert f"  90% {target} " in output, output
     assert "p99 at 90% load: service" in output, output

@@ -8,8 +8,8 @@ Every rung of the ladder (scripts/bench_references.py) is a real uvicorn server 
 script on 127.0.0.1 against a throwaway, migrated database on the configured server (DATABASE_URL), serving the same
 query with a pool of the same size; closed-loop load comes from wrk when installed, else from the built-in asyncio
 client (scripts/bench_load.py). The open loop then sends requests at a fixed rate (50% and 90% of the service's
-measured maximum) to the service with this pool and with SQLAlchemy's (POOL_CLASS=stock), latency counted from the
-time each request was due. Exit code 1 when the service (or a rung on its pool) had errors or held more connections
+measured maximum) to the service with this pool and with SQLAlchemy's (POOL_CLASS=stock), and at the same rates to
+the raw rung (the floor of what this client can measure), latency counted from the time each request was due. Exit code 1 when the service (or a rung on its pool) had errors or held more connections
 than its pool allows.
 
 A database's part lives in scripts/bench_<driver>.py, imported as `driver`; such a module provides:
@@ -127,7 +127,9 @@ TARGETS = (RAW, POOL_DRIVER, READ, CORE, BARE, SERVICE, STOCK, NULLPOOL)  # the 
 # measured in this order: NullPool's connections are gone before the others run, and the servers the open loop
 # needs next come last
 RUN_ORDER = (NULLPOOL, RAW, POOL_DRIVER, CORE, BARE, READ, SERVICE, STOCK)
-OPEN_LOOP_TARGETS = (SERVICE, STOCK)
+# raw takes the same rates as the service: a server with room to spare, so its tail is what this client, the machine
+# and the database add to any request (the floor of what the open loop can measure here)
+OPEN_LOOP_TARGETS = (SERVICE, STOCK, RAW)
 
 
 @dataclass(frozen=True)
@@ -343,8 +345,8 @@ async def ladder(args: argparse.Namespace, servers: Servers, sampler: Connection
 
 async def open_loop(args: argparse.Namespace, servers: Servers) -> list[OpenLoopResult]:
     """The service's maximum throughput under the open-loop client (OPEN_LOOP_OVERLOAD), then fixed rates at
-    OPEN_LOOP_LOADS % of it; this pool and stock take turns in slices (--rounds of them), so that a burst of other
-    work on the machine is shared out.
+    OPEN_LOOP_LOADS % of it; this pool, stock and raw take turns in slices (--rounds of them), so that a burst of
+    other work on the machine is shared out.
     Runs on the servers the ladder's last round left running."""
     try:
         url = servers.url_of(SERVICE)
@@ -488,10 +490,10 @@ def print_open_loop(results: list[OpenLoopResult]) -> None:
             print(f"errors, {result.target} at {result.load_percent}%: {result.error_kinds}")
     for percent in sorted({result.load_percent for result in results}):
         by_target = {result.target: result for result in results if result.load_percent == percent}
-        service, stock = by_target[SERVICE.name], by_target[STOCK.name]
+        service, stock, raw = by_target[SERVICE.name], by_target[STOCK.name], by_target[RAW.name]
         print(
             f"p99 at {percent}% load: service {service.p99_ms:.2f} ms, stock {stock.p99_ms:.2f} ms"
-            f" (service/stock {ratio(service.p99_ms, stock.p99_ms):.2f}x)",
+            f" (service/stock {ratio(service.p99_ms, stock.p99_ms):.2f}x); raw at the same rate {raw.p99_ms:.2f} ms",
             flush=True,
         )
 
