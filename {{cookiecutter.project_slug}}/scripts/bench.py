@@ -9,8 +9,8 @@ script on 127.0.0.1 against a throwaway, migrated database on the configured ser
 query with a pool of the same size; closed-loop load comes from wrk when installed, else from the built-in asyncio
 client (scripts/bench_load.py). The open loop then sends requests at a fixed rate (50% and 90% of the service's
 measured maximum) to the service with this pool and with SQLAlchemy's (POOL_CLASS=stock), and at the same rates to
-the raw rung (the floor of what this client can measure), latency counted from the time each request was due. Exit code 1 when the service (or a rung on its pool) had errors or held more connections
-than its pool allows.
+the raw rung (the floor of what this client can measure), latency counted from the time each request was due. Exit
+code 1 when the service (or a rung on its pool) had errors or held more connections than its pool allows.
 
 A database's part lives in scripts/bench_<driver>.py, imported as `driver`; such a module provides:
 

@@ -4,8 +4,8 @@ Every rung runs the same query (SELECT 1 AS number) behind the same HTTP stack (
 the same size, so each step down the ladder is the cost of one more layer:
 
 - raw_app: the bare driver with its own pool of POOL_SIZE + MAX_OVERFLOW connections: the ceiling of this stack;
-- engine_app at POOL_DRIVER_PATH: a driver connection checked out of the service's own pool (pre-ping included),
-  queried through the driver: what the pool costs, without SQLAlchemy's execution layer;
+- engine_app at POOL_DRIVER_PATH: a driver connection checked out of the service's own pool as the read path's are
+  (with their pre-ping), queried through the driver: what the pool costs, without SQLAlchemy's execution layer;
 - engine_app at CORE_PATH: SQLAlchemy Core on the service's engine, `engine.connect()` in a transaction;
 - service_app at READ_PATH: the service's read path (ReaderDep: Core statements in autocommit, no session);
 - bare_app: an AsyncSession on SQLAlchemy's stock pool sized POOL_SIZE + MAX_OVERFLOW / 0 and nothing else (no
@@ -93,7 +93,8 @@ async def engine_lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_engine_app() -> FastAPI:
     """Two rungs on the service's engine and pool: the driver alone, and SQLAlchemy Core."""
     app = bare(engine_lifespan)
-    # checked out as the read path's are (in autocommit, the pre-ping opens no transaction), then the driver's API
+    # checked out as the read path's are (in autocommit, the pre-ping opens no transaction and, on PostgreSQL, makes no
+    # round trip), then the driver's API
     in_autocommit = backend.read_isolation_level(get_settings()) == "AUTOCOMMIT"
 
     @app.get(POOL_DRIVER_PATH)

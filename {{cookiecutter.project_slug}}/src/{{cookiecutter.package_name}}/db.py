@@ -2,10 +2,10 @@
 
 The read path (ReaderDep) is for hot read-only routes: each statement on a connection of the same pool (same
 limits, pre-ping, POOL_TIMEOUT and 503s, metrics), in autocommit where the backend allows it, with no ORM session
-and no transaction; the connection goes back to the pool as soon as the rows are read. A statement whose connection
-is lost under it runs once more on a new one, so a route must not use it for statements that are unsafe to repeat. The README's benchmark
-measures what that saves. A route must not use it when it writes, when several statements must see one snapshot
-(each statement stands alone), or when it must see its own request's uncommitted writes made on a session.
+and no transaction; the connection goes back to the pool as soon as the rows are read. The README's benchmark
+measures what that saves. A route must not use it when it writes or runs anything unsafe to repeat (a statement whose
+connection is lost under it runs once more on a new one), when several statements must see one snapshot (each
+statement stands alone), or when it must see its own request's uncommitted writes made on a session.
 The database's module says how its reads run and why (read_isolation_level): in autocommit where that is safe and
 saves round trips, else each statement in a short transaction of its own.
 """
