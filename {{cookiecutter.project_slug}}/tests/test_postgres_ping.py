@@ -1,6 +1,6 @@
 """The one-round-trip pre-ping (BEGIN at checkout) keeps what pre-ping promises and what a transaction promises."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from uuid import uuid4
 
@@ -113,13 +113,22 @@ async def test_read_path_replaces_a_connection_the_server_terminated(direct_app:
     assert direct_app.state.engine.pool.checkedout() == 0
 
 
-async def last_value(app: FastAPI, sequence: str) -> int:
-    return int((await app.state.reader.execute(text(f"SELECT last_value FROM {sequence}"))).scalar_one())
-
-
-async def test_read_path_runs_a_read_again_on_a_new_connection_when_its_connection_is_lost(direct_app: FastAPI) -> None:
+@pytest.fixture
+async def attempts(direct_app: FastAPI) -> Callable[[], Awaitable[int]]:
+    """A sequence named attempts that statements count their runs with (nextval('attempts')); returns a function
+    reading how many runs it counted."""
     async with direct_app.state.engine.begin() as connection:
         await connection.execute(text("CREATE SEQUENCE attempts"))
+
+    async def runs() -> int:
+        return int((await direct_app.state.reader.execute(text("SELECT last_value FROM attempts"))).scalar_one())
+
+    return runs
+
+
+async def test_read_path_runs_a_read_again_on_a_new_connection_when_its_connection_is_lost(
+    direct_app: FastAPI, attempts: Callable[[], Awaitable[int]]
+) -> None:
     # its first run ends its own server connection (pg_terminate_backend): the connection is lost under the statement
     lost_the_first_time = text(
         "SELECT CASE WHEN nextval('attempts') = 1 THEN pg_terminate_backend(pg_backend_pid()) END AS ended"
@@ -128,16 +137,15 @@ async def test_read_path_runs_a_read_again_on_a_new_connection_when_its_connecti
     row = (await direct_app.state.reader.execute(lost_the_first_time)).one()
 
     assert row.ended is None  # the second run's answer, on a new connection
-    assert await last_value(direct_app, "attempts") == 2
+    assert await attempts() == 2
     assert direct_app.state.engine.pool.checkedout() == 0
 
 
-async def test_read_path_runs_a_failing_read_once_when_its_connection_is_fine(direct_app: FastAPI) -> None:
-    async with direct_app.state.engine.begin() as connection:
-        await connection.execute(text("CREATE SEQUENCE attempts"))
-
+async def test_read_path_runs_a_failing_read_once_when_its_connection_is_fine(
+    direct_app: FastAPI, attempts: Callable[[], Awaitable[int]]
+) -> None:
     with pytest.raises(DBAPIError, match="division by zero"):
         await direct_app.state.reader.execute(text("SELECT nextval('attempts') / 0"))
 
-    assert await last_value(direct_app, "attempts") == 1
+    assert await attempts() == 1
     assert direct_app.state.engine.pool.checkedout() == 0
