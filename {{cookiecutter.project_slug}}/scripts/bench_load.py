@@ -7,14 +7,21 @@ answer also delays the requests that would have come meanwhile.
 Open loop (fixed_rate): requests are started on a fixed schedule whatever the server does, each on a free keep-alive
 connection or a new one, and each latency is counted from the time the request was due, so a stall shows up in the
 latency of every request it delayed (no coordinated omission).
+
+The built-in client's own pauses are kept out of the timings: its cyclic garbage collector is off while it sends
+(a full collection of its tasks and buffers stops it for tens of milliseconds, which would be counted as the
+server's latency), and it collects once before each run instead.
 """
 
 import asyncio
+import gc
 import math
 import re
 import statistics
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 REQUEST_TIMEOUT_SECONDS = 10
@@ -115,6 +122,19 @@ async def read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """This process's cyclic garbage collector off for the block, after one collection (as it was, after)."""
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 CLIENT_ERRORS = (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError)
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -134,10 +154,8 @@ async def python_load(url: str, clients: int, duration: float) -> Load:
     host, port, payload = split_url(url)
     latencies: list[float] = []
     errors: Counter[str] = Counter()
-    started = time.perf_counter()
-    deadline = started + duration
 
-    async def client() -> None:
+    async def client(deadline: float) -> None:
         connection: Connection | None = None
         while time.perf_counter() < deadline:
             sent = time.perf_counter()
@@ -155,7 +173,10 @@ async def python_load(url: str, clients: int, duration: float) -> Load:
         if connection is not None:
             connection[1].close()
 
-    await asyncio.gather(*(client() for _ in range(clients)))
+    with collector_paused():
+        started = time.perf_counter()
+        deadline = started + duration
+        await asyncio.gather(*(client(deadline) for _ in range(clients)))
     return summary(latencies, time.perf_counter() - started, errors)
 
 
@@ -171,6 +192,17 @@ class Samples:
         return summary(self.latencies, self.seconds, self.errors)
 
 
+def reusable(idle: list[Connection]) -> Connection | None:
+    """The idle keep-alive connection used last, leaving out (and closing) those the server has closed meanwhile:
+    uvicorn closes a connection idle for its keep-alive timeout. None when no idle connection is left."""
+    while idle:
+        reader, writer = idle.pop()
+        if not reader.at_eof():
+            return reader, writer
+        writer.close()
+    return None
+
+
 async def fixed_rate(url: str, rate: float, duration: float, into: Samples | None = None) -> Samples:
     """Open loop: `rate` GET requests per second for `duration` seconds, each timed from when it was due; adds to
     `into` when given (runs taking turns with other targets' add up), else to new Samples.
@@ -183,11 +215,10 @@ async def fixed_rate(url: str, rate: float, duration: float, into: Samples | Non
     idle: list[Connection] = []
     slots = asyncio.Semaphore(OPEN_LOOP_CONNECTIONS)
     total = max(1, round(rate * duration))
-    start = time.perf_counter() + 0.01
 
     async def one(due: float) -> None:
         async with slots:
-            connection = idle.pop() if idle else None
+            connection = reusable(idle)
             try:
                 connection, status = await exchange(connection, host, port, payload)
             except CLIENT_ERRORS as error:
@@ -202,14 +233,16 @@ async def fixed_rate(url: str, rate: float, duration: float, into: Samples | Non
 
     tasks: list[asyncio.Task[None]] = []
     sent = 0
-    while sent < total:
-        now = time.perf_counter()
-        while sent < total and start + sent / rate <= now:  # all that are due, even if the loop fell behind
-            tasks.append(asyncio.create_task(one(start + sent / rate)))
-            sent += 1
-        if sent < total:
-            await asyncio.sleep(max(0.0, start + sent / rate - time.perf_counter()))
-    await asyncio.gather(*tasks)
+    with collector_paused():
+        start = time.perf_counter() + 0.01
+        while sent < total:
+            now = time.perf_counter()
+            while sent < total and start + sent / rate <= now:  # all that are due, even if the loop fell behind
+                tasks.append(asyncio.create_task(one(start + sent / rate)))
+                sent += 1
+            if sent < total:
+                await asyncio.sleep(max(0.0, start + sent / rate - time.perf_counter()))
+        await asyncio.gather(*tasks)
     samples.seconds += time.perf_counter() - start
     for _, writer in idle:
         writer.close()
