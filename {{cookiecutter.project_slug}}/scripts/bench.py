@@ -345,8 +345,8 @@ async def ladder(args: argparse.Namespace, servers: Servers, sampler: Connection
 
 async def open_loop(args: argparse.Namespace, servers: Servers) -> list[OpenLoopResult]:
     """The service's maximum throughput under the open-loop client (OPEN_LOOP_OVERLOAD), then fixed rates at
-    OPEN_LOOP_LOADS % of it; this pool, stock and raw take turns in slices (--rounds of them), so that a burst of
-    other work on the machine is shared out.
+    OPEN_LOOP_LOADS % of it; at each rate, this pool, stock and raw get --warmup s of unmeasured load each, then
+    take turns in slices (--rounds of them), so that a burst of other work on the machine is shared out.
     Runs on the servers the ladder's last round left running."""
     try:
         url = servers.url_of(SERVICE)
@@ -356,6 +356,9 @@ async def open_loop(args: argparse.Namespace, servers: Servers) -> list[OpenLoop
         for percent in OPEN_LOOP_LOADS:
             rate = maximum * percent / 100
             samples = {target: Samples([], Counter()) for target in OPEN_LOOP_TARGETS}
+            if args.warmup > 0:  # unmeasured: a pool opens the connections a higher rate needs (docs/postgres.md)
+                for target in OPEN_LOOP_TARGETS:
+                    await fixed_rate(servers.url_of(target), rate, args.warmup)
             for _ in range(args.rounds):
                 for target in OPEN_LOOP_TARGETS:
                     await fixed_rate(servers.url_of(target), rate, args.duration / args.rounds, samples[target])
@@ -402,7 +405,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> tuple[list[Result
             if args.open_loop:
                 opened = await open_loop(args, servers)
                 open_results += opened
-                print_open_loop(opened)
+                print_open_loop(opened, args.warmup)
     return results, open_results
 
 
@@ -468,9 +471,11 @@ def print_ladder(results: list[Result], args: argparse.Namespace) -> None:
         )
 
 
-def print_open_loop(results: list[OpenLoopResult]) -> None:
+def print_open_loop(results: list[OpenLoopResult], warmup: float) -> None:
     first = results[0]
     print(f"\nopen loop: fixed rates, latency from each request's due time, {first.workers} worker(s), built-in client")
+    if warmup > 0:
+        print(f"each target gets {warmup:g} s of unmeasured load at each rate before its measured slices")
     print(
         f"maximum {first.maximum:.0f} req/s: what the service answered while the open-loop client sent"
         f" {OPEN_LOOP_OVERLOAD:.1f}x its closed-loop rate ({first.closed_loop_rps:.0f} req/s, {OPEN_LOOP_CLIENTS} clients)"
