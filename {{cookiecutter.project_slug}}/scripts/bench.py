@@ -356,7 +356,7 @@ async def open_loop(args: argparse.Namespace, servers: Servers) -> list[OpenLoop
         for percent in OPEN_LOOP_LOADS:
             rate = maximum * percent / 100
             samples = {target: Samples([], Counter()) for target in OPEN_LOOP_TARGETS}
-            if args.warmup > 0:  # unmeasured: a pool opens the connections a higher rate needs (docs/postgres.md)
+            if args.warmup > 0:  # unmeasured: a pool opens the connections a higher rate needs (docs/pool.md)
                 for target in OPEN_LOOP_TARGETS:
                     await fixed_rate(servers.url_of(target), rate, args.warmup)
             for _ in range(args.rounds):
