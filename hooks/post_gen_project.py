@@ -67,7 +67,7 @@ ONLY_FOR: dict[str, tuple[str, ...]] = {  # file (relative to the project, {pack
     "tests/mysql_admin.py": ("mysql",),
     "tests/scratch_mysql.py": ("mysql",),
     "tests/scratch_sqlite.py": ("sqlite",),
-    "tests/test_sqlite_ping.py": ("sqlite",),
+    "tests/test_sqlite_trips.py": ("sqlite",),
     "tests/scratch_server.py": ("postgresql", "mysql"),
     "tests/test_scratch_copies.py": ("postgresql", "mysql"),
     "tests/replicas.py": ("postgresql", "mysql"),

@@ -298,7 +298,7 @@ def test_post_gen_unused_files_are_the_other_variants() -> None:
         "tests/mysql_admin.py",
         "tests/scratch_mysql.py",
         "tests/scratch_sqlite.py",
-        "tests/test_sqlite_ping.py",
+        "tests/test_sqlite_trips.py",
         "scripts/bench_sqlite.py",
         "scripts/bench_mysql.py",
     ]
