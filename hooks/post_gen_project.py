@@ -47,6 +47,7 @@ POOL = {
 
 ONLY_FOR: dict[str, tuple[str, ...]] = {  # file (relative to the project, {package} = package_name) -> who keeps it
     "src/{package}/sqlite.py": ("sqlite",),
+    "src/{package}/sqlite_cursor.py": ("sqlite",),
     "src/{package}/postgres.py": ("postgresql",),
     "src/{package}/pgbouncer_console.py": ("postgresql",),
     "src/{package}/mysql.py": ("mysql",),

@@ -290,6 +290,7 @@ def test_post_gen_unused_files_are_the_other_variants() -> None:
     ]
     assert post_gen.unused_files("postgresql", "shop") == [
         "src/shop/sqlite.py",
+        "src/shop/sqlite_cursor.py",
         "src/shop/mysql.py",
         "docs/sqlite.md",
         "docs/mysql.md",

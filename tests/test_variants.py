@@ -162,7 +162,7 @@ DIST_INFO = {"METADATA", "RECORD", "WHEEL"}
 DATABASE_MODULES = {
     "postgres": {"postgres.py", "pgbouncer_console.py", "create_database.py"},
     "mysql": {"mysql.py", "create_database.py"},
-    "sqlite": {"sqlite.py"},
+    "sqlite": {"sqlite.py", "sqlite_cursor.py"},
 }
 
 

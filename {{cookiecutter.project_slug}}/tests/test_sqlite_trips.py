@@ -3,14 +3,16 @@ none that could do nothing (docs/sqlite.md).
 
 Pre-ping checks a connection in this process, with no statement: there is no server to drop it, so a `SELECT 1` on
 aiosqlite's thread (several trips there and back) would find nothing more, at a fifth of the service's rate. A
-rollback with no transaction open (a read's release) is not sent to the thread, where sqlite3 would do nothing."""
+rollback with no transaction open (a read's release) is not sent to the thread, where sqlite3 would do nothing.
+A statement, its rows and its cursor's close are one trip (sqlite_cursor.py), where SQLAlchemy's adapter makes four."""
 
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.util import await_only  # await_ from 2.1 on; await_only is in 2.0 and 2.1
 
 from {{ cookiecutter.package_name }}.db import build_engine
@@ -89,3 +91,65 @@ async def test_a_write_left_uncommitted_is_still_rolled_back(engine: AsyncEngine
     async with AsyncSession(engine) as session:
         assert (await session.execute(text("SELECT count(*) FROM notes"))).scalar_one() == 0
     assert rollbacks == [True]
+
+
+class TripCounter:
+    """Stands in for an aiosqlite connection's queue of work for its thread, and keeps the name of each function
+    sent there: one trip to the thread and back each (the queue is aiosqlite's own, held within its version cap)."""
+
+    def __init__(self, driver: Any) -> None:
+        self.queue = driver._tx
+        self.trips: list[str] = []
+        driver._tx = self
+
+    def put_nowait(self, item: tuple[Any, Any]) -> None:
+        function = item[1]
+        self.trips.append(getattr(getattr(function, "func", function), "__name__", repr(function)))
+        self.queue.put_nowait(item)
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        return self.queue.get(*args, **kwargs)
+
+
+async def counted(connection: AsyncConnection) -> TripCounter:
+    return TripCounter((await connection.get_raw_connection()).driver_connection)
+
+
+async def test_a_statement_is_one_trip_to_the_driver_s_thread(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        counter = await counted(connection)
+
+        result = await connection.execute(text("SELECT 2 AS number UNION ALL SELECT 3 ORDER BY number"))
+        assert list(result.keys()) == ["number"]
+        assert result.scalars().all() == [2, 3]
+        assert len(counter.trips) == 1, counter.trips
+
+        written = await connection.execute(
+            text("INSERT INTO notes (title, body) VALUES (:title, '')"), [{"title": "a"}, {"title": "b"}]
+        )
+        assert written.rowcount == 2
+        one = await connection.execute(text("INSERT INTO notes (title, body) VALUES ('c', '')"))
+        assert one.rowcount == 1
+        assert one.lastrowid == 3
+        assert len(counter.trips) == 3, counter.trips  # the transaction began with the first write, in its trip
+
+        await connection.rollback()
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("SELECT count(*) FROM notes"))).scalar_one() == 0
+
+
+async def test_a_failing_statement_raises_the_driver_s_error_and_the_connection_goes_on(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        with pytest.raises(OperationalError, match="no such table: missing"):
+            await connection.execute(text("SELECT * FROM missing"))
+        await connection.rollback()
+        with pytest.raises(IntegrityError, match="NOT NULL constraint failed: notes.title"):
+            await connection.execute(text("INSERT INTO notes (title) VALUES (NULL)"))
+        await connection.rollback()
+        assert (await connection.execute(text("SELECT 2"))).scalar_one() == 2
+
+
+async def test_a_streamed_result_still_reads_rows_as_it_goes(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        result = await connection.stream(text("SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3"))
+        assert [row[0] async for row in result] == [1, 2, 3]

@@ -1,4 +1,4 @@
-"""SQLite specifics: the driver's busy timeout and per-connection pragmas."""
+"""SQLite specifics: the driver's busy timeout, per-connection pragmas, and fewer trips to aiosqlite's thread."""
 
 from typing import Any
 
@@ -6,6 +6,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.sqlite_cursor import OneTripConnection
 
 
 def connect_args(settings: Settings) -> dict[str, Any]:
@@ -14,14 +15,15 @@ def connect_args(settings: Settings) -> dict[str, Any]:
 
 
 def prepare_engine(engine: AsyncEngine, settings: Settings) -> None:
-    """Turn on WAL, a busy timeout and foreign keys on every new connection; pre-ping, and a rollback with nothing to
-    roll back, make no trip to the driver's thread."""
+    """Turn on WAL, a busy timeout and foreign keys on every new connection, whose statements each take one trip to
+    the driver's thread (sqlite_cursor.py); pre-ping, and a rollback with nothing to roll back, take none."""
     engine.dialect.do_rollback = rollback_if_in_transaction  # type: ignore[method-assign]
     if settings.pool_pre_ping:
         engine.dialect.do_ping = ping_in_process  # type: ignore[method-assign]
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    def _prepare_connection(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.__class__ = OneTripConnection
         cursor = dbapi_connection.cursor()
         # WAL lets readers and a writer work at once; NORMAL sync is safe with WAL and much faster
         cursor.execute("PRAGMA journal_mode=WAL")
