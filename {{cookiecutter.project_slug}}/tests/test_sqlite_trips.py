@@ -94,8 +94,9 @@ async def test_a_write_left_uncommitted_is_still_rolled_back(engine: AsyncEngine
 
 
 class TripCounter:
-    """Stands in for an aiosqlite connection's queue of work for its thread, and keeps the name of each function
-    sent there: one trip to the thread and back each (the queue is aiosqlite's own, held within its version cap)."""
+    """Counts the work an aiosqlite connection queues for its thread, by name: one trip there and back each. It
+    takes the place of the connection's queue (`_tx`, within aiosqlite's version cap) for putting only: the thread
+    keeps the queue it started with, and takes the work from there."""
 
     def __init__(self, driver: Any) -> None:
         self.queue = driver._tx
@@ -106,9 +107,6 @@ class TripCounter:
         function = item[1]
         self.trips.append(getattr(getattr(function, "func", function), "__name__", repr(function)))
         self.queue.put_nowait(item)
-
-    def get(self, *args: Any, **kwargs: Any) -> Any:
-        return self.queue.get(*args, **kwargs)
 
 
 async def counted(connection: AsyncConnection) -> TripCounter:
