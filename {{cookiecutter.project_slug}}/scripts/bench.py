@@ -57,6 +57,9 @@ OPEN_LOOP_CLIENTS = 64  # closed-loop clients giving the first estimate of that 
 # server: the maximum is what the service answers while the open-loop client sends this much more than the
 # closed-loop estimate (so rates at 90% are 90% of what the service can do under that very client)
 OPEN_LOOP_OVERLOAD = 1.3
+# a target answering less than this share of its rate fell behind it: requests queued for the rest of the slice, and
+# its latencies count that queue (at 90%, the maximum measured under overload can be more than a server sustains)
+KEPT_UP = 0.98
 
 # Server connections are counted by application_name: one of its own per run, so that two runs on one server
 # (or a test suite running beside it) are not counted together
@@ -493,6 +496,10 @@ def print_open_loop(results: list[OpenLoopResult], warmup: float) -> None:
     for result in results:
         if result.errors:
             print(f"errors, {result.target} at {result.load_percent}%: {result.error_kinds}")
+    for result in results:
+        behind = fell_behind(result)
+        if behind:
+            print(behind)
     for percent in sorted({result.load_percent for result in results}):
         by_target = {result.target: result for result in results if result.load_percent == percent}
         service, stock, raw = by_target[SERVICE.name], by_target[STOCK.name], by_target[RAW.name]
@@ -501,6 +508,16 @@ def print_open_loop(results: list[OpenLoopResult], warmup: float) -> None:
             f" (service/stock {ratio(service.p99_ms, stock.p99_ms):.2f}x); raw at the same rate {raw.p99_ms:.2f} ms",
             flush=True,
         )
+
+
+def fell_behind(result: OpenLoopResult) -> str | None:
+    """A line saying that the target answered less than its rate (KEPT_UP), or None."""
+    if result.achieved_rps >= result.rate * KEPT_UP:
+        return None
+    return (
+        f"{result.target} fell behind the rate at {result.load_percent}%: it answered {result.achieved_rps:.0f} of"
+        f" {result.rate:.0f} req/s, so requests queued and its latencies count the queue"
+    )
 
 
 def problems(results: list[Result], open_results: list[OpenLoopResult], settings: Settings) -> list[str]:

@@ -8,7 +8,8 @@ import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from scripts.bench_load import fixed_rate
+from scripts.bench import OpenLoopResult, fell_behind
+from scripts.bench_load import Samples, fixed_rate
 
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -68,3 +69,37 @@ async def test_the_client_collector_is_paused_while_requests_are_timed_and_resum
     assert not samples.errors
     assert collector_enabled == [False] * 30
     assert gc.isenabled()
+
+
+async def test_a_server_slower_than_the_rate_is_reported_as_falling_behind() -> None:
+    # a server that answers one request at a time, 20 ms each, can keep up with 10 requests/s but not with 100: the
+    # report must say so, or a queue that grew for the whole slice reads as the pool's tail latency
+    one_at_a_time = asyncio.Lock()
+
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                async with one_at_a_time:
+                    await asyncio.sleep(0.02)
+                writer.write(ANSWER)
+                await writer.drain()
+        except asyncio.IncompleteReadError:
+            writer.close()
+
+    def result(rate: float, samples: Samples) -> OpenLoopResult:
+        load = samples.load()
+        return OpenLoopResult(
+            "service", 1, 90, rate / 0.9, rate, rate, load.rps, load.p50_ms, load.p99_ms, load.p999_ms, 0, 0, ""
+        )
+
+    async with http_server(slow) as url:
+        kept_up = result(10, await fixed_rate(url, rate=10, duration=1))
+        behind = result(100, await fixed_rate(url, rate=100, duration=1))
+
+    assert fell_behind(kept_up) is None
+    message = fell_behind(behind)
+    assert message is not None
+    assert message.startswith("service fell behind the rate at 90%: it answered ")
+    assert message.split("answered ")[1].startswith(f"{behind.achieved_rps:.0f} of 100 req/s")
+    assert behind.achieved_rps < 60
