@@ -496,7 +496,6 @@ def print_open_loop(results: list[OpenLoopResult], warmup: float) -> None:
     for result in results:
         if result.errors:
             print(f"errors, {result.target} at {result.load_percent}%: {result.error_kinds}")
-    for result in results:
         behind = fell_behind(result)
         if behind:
             print(behind)

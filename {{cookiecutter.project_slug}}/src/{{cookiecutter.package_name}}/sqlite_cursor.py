@@ -14,7 +14,7 @@ connection), and the adapter's `_handle_exception` (turn a driver error into SQL
 
 from collections import deque
 from collections.abc import Iterator, Sequence
-from sqlite3 import Connection, Cursor
+from sqlite3 import Connection
 from typing import Any
 
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection
@@ -24,29 +24,18 @@ from sqlalchemy.util import await_only  # await_ from 2.1 on; await_only is in 2
 Outcome = tuple[Any, list[Any], int, int | None]
 
 
-def _outcome(cursor: Cursor) -> Outcome:
-    rows = cursor.fetchall() if cursor.description else []
-    return cursor.description, rows, cursor.rowcount, cursor.lastrowid
-
-
-def _execute(connection: Connection, operation: str, parameters: Any) -> Outcome:
-    """On aiosqlite's thread: the statement, its rows, and the cursor closed."""
+def _on_thread(connection: Connection, many: bool, operation: str, parameters: Any) -> Outcome:
+    """On aiosqlite's thread: the statement (once, or once per parameter set), its rows, and the cursor closed."""
     cursor = connection.cursor()
     try:
-        if parameters is None:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
             cursor.execute(operation)
         else:
             cursor.execute(operation, parameters)
-        return _outcome(cursor)
-    finally:
-        cursor.close()
-
-
-def _executemany(connection: Connection, operation: str, seq_of_parameters: Any) -> Outcome:
-    cursor = connection.cursor()
-    try:
-        cursor.executemany(operation, seq_of_parameters)
-        return _outcome(cursor)
+        rows = cursor.fetchall() if cursor.description else []
+        return cursor.description, rows, cursor.rowcount, cursor.lastrowid
     finally:
         cursor.close()
 
@@ -68,22 +57,22 @@ class OneTripCursor:
         self.lastrowid: int | None = None
         self._rows: deque[Any] = deque()
 
-    def _run(self, function: Any, operation: str, parameters: Any) -> None:
+    def _run(self, many: bool, operation: str, parameters: Any) -> None:
         driver = self._adapted.driver_connection
         try:
             # _conn raises ValueError("no active connection") once closed, as SQLAlchemy's own first trip would,
             # and the adapter turns that into the same OperationalError
-            outcome: Outcome = await_only(driver._execute(function, driver._conn, operation, parameters))
+            outcome: Outcome = await_only(driver._execute(_on_thread, driver._conn, many, operation, parameters))
         except Exception as error:
             self._adapted._handle_exception(error)
         self.description, rows, self.rowcount, self.lastrowid = outcome
         self._rows = deque(rows)
 
     def execute(self, operation: str, parameters: Any = None) -> None:
-        self._run(_execute, operation, parameters)
+        self._run(False, operation, parameters)
 
     def executemany(self, operation: str, seq_of_parameters: Any) -> None:
-        self._run(_executemany, operation, seq_of_parameters)
+        self._run(True, operation, seq_of_parameters)
 
     def fetchone(self) -> Any:
         return self._rows.popleft() if self._rows else None
